@@ -1,0 +1,211 @@
+/**
+ * Shows a streamed reply on a chat platform: "typing" until text arrives, then one draft
+ * message edited in place (throttled to the platform's edit rate), which becomes the final
+ * reply. The final text never arrives as a second, duplicate message: the draft is edited
+ * into its first part and only the parts beyond the platform's limit are sent as new messages.
+ *
+ * Platform-neutral: a channel-out node supplies {@link DraftOps} for one chat.
+ * See docs/decisions/0001-streaming-on-msg.md for the msg form this consumes.
+ */
+import type { StreamInfo } from '../envelope';
+import { splitMessage, type LengthUnit } from './split';
+
+/** What a channel can do in one chat. */
+export interface DraftOps {
+  /** Send a new message; resolve with its platform id. */
+  send(text: string): Promise<string>;
+  /** Replace the text of a message sent earlier. */
+  edit(messageId: string, text: string): Promise<void>;
+  /** Show "typing…" (platforms expire it after a few seconds). */
+  typing?(): Promise<void>;
+}
+
+export interface StreamRelayOptions {
+  /** Platform length limit per message. */
+  limit: number;
+  unit?: LengthUnit;
+  /** Minimum time between two edits of one draft. Telegram: ~1 s per chat is safe. */
+  editIntervalMs?: number;
+  /** How often to repeat "typing" while a turn runs. */
+  typingIntervalMs?: number;
+  /** Forget a stream that got no message for this long (its llm turn died). */
+  idleTimeoutMs?: number;
+  /** Called for failures of drafts/typing, which never fail the reply itself. */
+  onBackgroundError?: (err: unknown) => void;
+  /** Suffix shown on a draft while more text is coming. */
+  draftSuffix?: string;
+}
+
+interface StreamState {
+  ops: DraftOps;
+  draftId?: string;
+  shown?: string;
+  pending?: string;
+  lastEditAt: number;
+  chain: Promise<unknown>;
+  flushTimer?: NodeJS.Timeout;
+  typingTimer?: NodeJS.Timeout;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/** Result of handling one message: the ids of messages sent or edited for the final reply. */
+export interface RelayResult {
+  messageIds: string[];
+  /** True for partials (nothing final happened yet). */
+  partial: boolean;
+}
+
+export class StreamRelay {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly editIntervalMs: number;
+  private readonly typingIntervalMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly suffix: string;
+  private closed = false;
+
+  constructor(private readonly opts: StreamRelayOptions) {
+    this.editIntervalMs = opts.editIntervalMs ?? 1000;
+    this.typingIntervalMs = opts.typingIntervalMs ?? 4000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 120_000;
+    this.suffix = opts.draftSuffix ?? ' …';
+  }
+
+  /** Parts of a final text as this platform needs them. */
+  split(text: string): string[] {
+    return splitMessage(text, { limit: this.opts.limit, unit: this.opts.unit });
+  }
+
+  /**
+   * Handle one outbound message. Without `stream` it is a plain reply (all parts sent).
+   * A partial updates the draft (or starts typing); the final edits the draft into the reply.
+   * Rejects only when the final reply could not be delivered.
+   */
+  async handle(ops: DraftOps, text: string, stream?: StreamInfo): Promise<RelayResult> {
+    if (this.closed) throw new Error('stream relay is closed');
+    if (!stream) return { messageIds: await this.sendAll(ops, this.split(text)), partial: false };
+    let st = this.streams.get(stream.id);
+    if (!st) {
+      st = { ops, lastEditAt: 0, chain: Promise.resolve() };
+      this.streams.set(stream.id, st);
+    }
+    this.touch(stream.id, st);
+    if (!stream.done) {
+      this.partial(stream.id, st, text);
+      return { messageIds: st.draftId ? [st.draftId] : [], partial: true };
+    }
+    return { messageIds: await this.final(stream.id, st, text), partial: false };
+  }
+
+  /** Streams currently shown (for status and tests). */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Stop every timer; drafts stay as they are. */
+  close(): void {
+    this.closed = true;
+    for (const st of this.streams.values()) this.clearTimers(st);
+    this.streams.clear();
+  }
+
+  private partial(id: string, st: StreamState, text: string): void {
+    if (!text.trim()) {
+      if (!st.draftId) this.startTyping(st);
+      return;
+    }
+    st.pending = text;
+    this.scheduleFlush(id, st);
+  }
+
+  private scheduleFlush(id: string, st: StreamState): void {
+    if (st.flushTimer) return;
+    const wait = Math.max(0, st.lastEditAt + this.editIntervalMs - Date.now());
+    st.flushTimer = setTimeout(() => {
+      st.flushTimer = undefined;
+      st.chain = st.chain.then(() => this.flushDraft(st)).catch((err) => this.opts.onBackgroundError?.(err));
+    }, wait);
+  }
+
+  private async flushDraft(st: StreamState): Promise<void> {
+    if (st.pending === undefined || this.closed) return;
+    // A draft shows at most the first part; the rest comes with the final reply.
+    const first = this.split(st.pending)[0] ?? '';
+    st.pending = undefined;
+    const shown = this.fitSuffix(first);
+    if (shown === st.shown) return;
+    st.lastEditAt = Date.now();
+    if (!st.draftId) {
+      this.stopTyping(st);
+      st.draftId = await st.ops.send(shown);
+    } else {
+      await st.ops.edit(st.draftId, shown);
+    }
+    st.shown = shown;
+  }
+
+  private fitSuffix(text: string): string {
+    const withSuffix = text + this.suffix;
+    return this.split(withSuffix).length === 1 ? withSuffix : text;
+  }
+
+  private async final(id: string, st: StreamState, text: string): Promise<string[]> {
+    if (st.flushTimer) clearTimeout(st.flushTimer);
+    st.flushTimer = undefined;
+    st.pending = undefined;
+    const done = st.chain.catch(() => undefined).then(async () => {
+      this.clearTimers(st);
+      this.streams.delete(id);
+      const parts = this.split(text);
+      if (!st.draftId) return this.sendAll(st.ops, parts);
+      if (parts.length === 0) return [st.draftId];
+      if (parts[0] !== st.shown) {
+        try {
+          await st.ops.edit(st.draftId, parts[0]);
+        } catch (err) {
+          // The draft could not become the reply (deleted, too old to edit): send the reply
+          // fresh rather than lose it. A stale draft beats a missing answer.
+          this.opts.onBackgroundError?.(err);
+          return this.sendAll(st.ops, parts);
+        }
+      }
+      return [st.draftId, ...(await this.sendAll(st.ops, parts.slice(1)))];
+    });
+    st.chain = done;
+    return done;
+  }
+
+  private async sendAll(ops: DraftOps, parts: string[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const p of parts) ids.push(await ops.send(p));
+    return ids;
+  }
+
+  private startTyping(st: StreamState): void {
+    if (st.typingTimer || !st.ops.typing) return;
+    const tick = () => {
+      st.ops.typing?.().catch((err) => this.opts.onBackgroundError?.(err));
+    };
+    tick();
+    st.typingTimer = setInterval(tick, this.typingIntervalMs);
+  }
+
+  private stopTyping(st: StreamState): void {
+    if (st.typingTimer) clearInterval(st.typingTimer);
+    st.typingTimer = undefined;
+  }
+
+  private touch(id: string, st: StreamState): void {
+    if (st.idleTimer) clearTimeout(st.idleTimer);
+    st.idleTimer = setTimeout(() => {
+      this.clearTimers(st);
+      this.streams.delete(id);
+    }, this.idleTimeoutMs);
+  }
+
+  private clearTimers(st: StreamState): void {
+    if (st.flushTimer) clearTimeout(st.flushTimer);
+    if (st.idleTimer) clearTimeout(st.idleTimer);
+    this.stopTyping(st);
+    st.flushTimer = st.idleTimer = undefined;
+  }
+}
