@@ -1,0 +1,212 @@
+/**
+ * One error class for everything that can go wrong talking to a provider, with a `kind`
+ * that decides what happens next: the retry loop retries `retryable` kinds, failover moves
+ * to the next provider when one fails for good, and `aborted` stops everything. Messages
+ * name the provider, the model, the HTTP status and what to fix, and never an API key.
+ */
+
+export type LlmErrorKind =
+  | 'auth' // 401/403: wrong key or no access; do not retry
+  | 'bad_request' // 400/404/422: our request or the model name is wrong; do not retry
+  | 'rate_limit' // 429
+  | 'overloaded' // 529 (Anthropic), 503
+  | 'server' // other 5xx, 408, 409
+  | 'network' // connection refused/reset, dropped stream
+  | 'timeout' // the request took longer than the config's timeout
+  | 'stream' // the provider sent something we could not parse
+  | 'aborted' // the turn was aborted (interrupt, redeploy): never retried, never failed over
+  | 'tool_limit' // the model kept calling tools past the node's limit
+  | 'config'; // a setting is missing or wrong (unknown provider, no model)
+
+const RETRYABLE: ReadonlySet<LlmErrorKind> = new Set(['rate_limit', 'overloaded', 'server', 'network', 'timeout', 'stream']);
+
+export interface LlmErrorInfo {
+  kind: LlmErrorKind;
+  provider?: string;
+  model?: string;
+  status?: number;
+  /** From Retry-After / retry-after-ms, when the server sent it. */
+  retryAfterMs?: number;
+  /** What the user can do about it. */
+  hint?: string;
+  cause?: unknown;
+}
+
+/** A failure of the LLM layer. `message` is safe to show (no secrets). */
+export class LlmError extends Error {
+  readonly kind: LlmErrorKind;
+  readonly provider?: string;
+  readonly model?: string;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly hint?: string;
+
+  constructor(message: string, info: LlmErrorInfo) {
+    super(message);
+    this.name = 'LlmError';
+    this.kind = info.kind;
+    this.provider = info.provider;
+    this.model = info.model;
+    this.status = info.status;
+    this.retryAfterMs = info.retryAfterMs;
+    this.hint = info.hint;
+    // The cause may carry request headers (with the key) from an SDK: keep it off the
+    // enumerable properties so nothing serialises it into msg or logs.
+    if (info.cause !== undefined) Object.defineProperty(this, 'cause', { value: info.cause, enumerable: false });
+  }
+
+  /** Worth trying the same provider again. */
+  get retryable(): boolean {
+    return RETRYABLE.has(this.kind);
+  }
+}
+
+/** Kind for an HTTP status. */
+export function kindForStatus(status: number): LlmErrorKind {
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 429) return 'rate_limit';
+  if (status === 529 || status === 503) return 'overloaded';
+  if (status === 408 || status === 409 || status >= 500) return 'server';
+  return 'bad_request';
+}
+
+const HINTS: Partial<Record<LlmErrorKind, string>> = {
+  auth: 'check the API key (and that it may use this model) in the provider config node',
+  bad_request: 'check the model name and the node settings (max tokens, tools)',
+  rate_limit: 'the provider rate-limits this key: slow down, raise the limit, or add a fallback provider',
+  overloaded: 'the provider is overloaded: try later or add a fallback provider',
+  server: 'the provider had a server error: try later or add a fallback provider',
+  network: 'check the base URL and that the server is reachable',
+  timeout: 'raise the timeout in the provider config node or check the server',
+  stream: 'the server is not speaking this provider\'s protocol: check the provider type and base URL',
+};
+
+/** Parse Retry-After (seconds or HTTP date) and retry-after-ms into milliseconds. */
+export function parseRetryAfter(get: (name: string) => string | null | undefined, now = Date.now()): number | undefined {
+  const ms = get('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const ra = get('retry-after');
+  if (!ra) return undefined;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(ra)) return Math.max(0, Number(ra) * 1000);
+  const at = Date.parse(ra);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Read a header from a fetch `Headers` or a plain object (SDKs differ). */
+export function headerGetter(headers: unknown): (name: string) => string | null | undefined {
+  if (headers && typeof (headers as Headers).get === 'function') return (n) => (headers as Headers).get(n);
+  if (headers && typeof headers === 'object') {
+    const h = headers as Record<string, unknown>;
+    return (n) => {
+      const v = h[n] ?? h[n.toLowerCase()];
+      return v == null ? undefined : String(v);
+    };
+  }
+  return () => undefined;
+}
+
+/** Remove anything that looks like a secret from text that came from outside. */
+export function redact(text: string, secrets: (string | undefined)[] = []): string {
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 4) out = out.split(s).join('[redacted]');
+  // Key-like tokens some servers echo back (OpenAI: "Incorrect API key provided: sk-ab***yz").
+  return out.replace(/\b(sk|key|ak|api)[-_][A-Za-z0-9_\-*.]{6,}/gi, '[redacted]');
+}
+
+export interface ErrorContext {
+  provider: string;
+  model?: string;
+  /** Config node name, for "in config node 'x'" hints. */
+  label?: string;
+  /** Secrets that must not appear in the message. */
+  secrets?: (string | undefined)[];
+  /** True when our own timeout fired (so an abort is a timeout, not a user abort). */
+  timedOut?: boolean;
+  /** True when the turn itself was aborted. */
+  turnAborted?: boolean;
+}
+
+/** Compose the user-facing message: who, which model, what status, what to fix. */
+export function describe(kind: LlmErrorKind, ctx: ErrorContext, status: number | undefined, detail: string): string {
+  const who = ctx.label && ctx.label !== ctx.provider ? `${ctx.provider} provider '${ctx.label}'` : `${ctx.provider} provider`;
+  const model = ctx.model ? ` (model ${ctx.model})` : '';
+  const st = status ? ` ${status}` : '';
+  const what = detail ? `: ${redact(detail, ctx.secrets).slice(0, 300)}` : '';
+  const hint = HINTS[kind] ? `; ${HINTS[kind]}` : '';
+  return `${who}${model} failed (${kind}${st})${what}${hint}`;
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e: any = err;
+  for (let i = 0; e && i < 5; i++) {
+    if (typeof e.code === 'string') return e.code;
+    e = e.cause;
+  }
+  return undefined;
+}
+
+/**
+ * Turn anything a provider SDK threw into an {@link LlmError}. Understands the shapes of the
+ * openai and @anthropic-ai/sdk errors (`status`, `headers`), ollama's `ResponseError`
+ * (`status_code`), fetch/undici network errors and our own stream errors.
+ */
+export function classify(err: unknown, ctx: ErrorContext): LlmError {
+  if (err instanceof LlmError) return err;
+  const e = (err ?? {}) as any;
+  const raw = typeof e.message === 'string' ? e.message : String(err);
+  const base = { provider: ctx.provider, model: ctx.model, cause: err };
+  if (ctx.turnAborted) return new LlmError(`${ctx.provider} request aborted: the turn was cancelled`, { ...base, kind: 'aborted' });
+  if (ctx.timedOut) return new LlmError(describe('timeout', ctx, undefined, 'no complete answer within the timeout'), { ...base, kind: 'timeout', hint: HINTS.timeout });
+  const status: number | undefined = typeof e.status === 'number' ? e.status : typeof e.status_code === 'number' ? e.status_code : undefined;
+  if (status) {
+    const kind = kindForStatus(status);
+    const retryAfterMs = parseRetryAfter(headerGetter(e.headers));
+    const detail = providerDetail(e) ?? raw;
+    return new LlmError(describe(kind, ctx, status, detail), { ...base, kind, status, retryAfterMs, hint: HINTS[kind] });
+  }
+  if (e.name === 'StreamCutError') {
+    return new LlmError(describe('network', ctx, undefined, raw), { ...base, kind: 'network', hint: HINTS.network });
+  }
+  if (e.name === 'StreamFormatError' || e instanceof SyntaxError) {
+    return new LlmError(describe('stream', ctx, undefined, raw), { ...base, kind: 'stream', hint: HINTS.stream });
+  }
+  const code = errorCode(err);
+  if (e.name === 'APIConnectionTimeoutError') return new LlmError(describe('timeout', ctx, undefined, raw), { ...base, kind: 'timeout' });
+  if (
+    code ||
+    e.name === 'APIConnectionError' ||
+    e.name === 'TypeError' ||
+    /terminated|fetch failed|socket|network|ECONN|EPIPE|premature|aborted|did not receive done/i.test(raw)
+  ) {
+    const detail = code ? `${raw} (${code})` : raw;
+    return new LlmError(describe('network', ctx, undefined, detail), { ...base, kind: 'network', hint: HINTS.network });
+  }
+  return new LlmError(describe('stream', ctx, undefined, raw), { ...base, kind: 'stream', hint: HINTS.stream });
+}
+
+/** The error body's message, if the SDK parsed one (OpenAI/Anthropic: error.error.message). */
+function providerDetail(e: any): string | undefined {
+  const body = e.error;
+  if (body && typeof body === 'object') {
+    if (typeof body.message === 'string') return body.message;
+    if (body.error && typeof body.error.message === 'string') return body.error.message;
+  }
+  if (typeof body === 'string') return body;
+  return undefined;
+}
+
+/** A provider's own "the stream did not make sense" error; classified as `stream`. */
+export class StreamFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StreamFormatError';
+  }
+}
+
+/** The stream ended before the provider said it was finished: a dropped connection. */
+export class StreamCutError extends Error {
+  constructor(message = 'the stream ended before the answer was complete (connection dropped)') {
+    super(message);
+    this.name = 'StreamCutError';
+  }
+}

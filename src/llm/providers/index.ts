@@ -1,0 +1,6 @@
+/**
+ * The built-in providers. Importing this module registers each one (one file per
+ * provider); adding a provider means adding a file and a line here, or calling
+ * registerProvider() from another module.
+ */
+import './openai';

@@ -1,0 +1,19 @@
+// Shared bits of the LLM engine tests: build real providers against the loopback fakes.
+import '../../../src/llm/providers';
+import { createProvider } from '../../../src/llm/registry';
+import type { ProviderChoice } from '../../../src/llm/tool-loop';
+import type { RetryPolicy } from '../../../src/llm/retry';
+
+/** Fast backoff so retry tests stay quick (Retry-After from the fake still wins). */
+export const FAST_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 5_000 };
+
+export function choice(provider: string, url: string, opts: { key?: string; model?: string; timeoutMs?: number; preset?: string } = {}): ProviderChoice {
+  const p = createProvider({ provider, baseUrl: url, apiKey: opts.key ?? 'sk-test-secret-123456', defaultModel: opts.model ?? 'fake-model', preset: opts.preset, label: `${provider}-test` });
+  return { provider: p, model: opts.model ?? 'fake-model', label: `${provider}-test`, timeoutMs: opts.timeoutMs ?? 10_000, secrets: [opts.key ?? 'sk-test-secret-123456'] };
+}
+
+export const weatherTool = {
+  name: 'weather',
+  description: 'Weather for a city',
+  inputSchema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+};
