@@ -56,7 +56,7 @@ async function main() {
     console.error(
       `\nPort ${port} on ${host} is already in use (another Node-RED?).\n` +
         `Choose another port with the CLAWFLOW_PORT environment variable, e.g.\n\n` +
-        `    CLAWFLOW_PORT=1881 npm start\n`,
+        `    CLAWFLOW_PORT=${port + 1} npm start\n`,
     );
     process.exit(1);
   }
