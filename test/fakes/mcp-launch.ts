@@ -3,15 +3,18 @@
  * process (no npx wrapper), so the pid the client sees is the server's own.
  */
 import path from 'path';
+import { pathToFileURL } from 'url';
 
 export const FAKE_STDIO_SCRIPT = path.join(__dirname, 'mcp-stdio-server.ts');
+/** tsx's loader by absolute URL, so the child can start in any working directory. */
+const TSX_LOADER = pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
 
 /** A `clawflow-mcp-server`-style stdio transport config for the fake. */
 export function fakeStdioConfig(env: Record<string, string> = {}, cwd?: string) {
   return {
     transport: 'stdio' as const,
     command: process.execPath,
-    args: ['--import', 'tsx', FAKE_STDIO_SCRIPT],
+    args: ['--import', TSX_LOADER, FAKE_STDIO_SCRIPT],
     env,
     cwd: cwd ?? path.join(__dirname, '..', '..'),
   };

@@ -413,6 +413,7 @@ export class McpConnection extends EventEmitter {
 
   private describeConnectError(err: unknown, built: BuiltTransport): string {
     let msg = this.clean(err);
+    if (err instanceof StreamableHTTPError && err.code !== undefined) msg = `HTTP ${err.code}: ${msg}`;
     if (isAuthFailure(err)) msg = `the server refused the credentials (${msg}): check the secret headers`;
     if (err instanceof McpConfigError) return msg;
     const tail = built.stderrTail();
