@@ -1,0 +1,267 @@
+/**
+ * clawflow-route-filter: the Channel layer's access rules as one node. Thin: reads config,
+ * asks the RouteFilter engine (src/routing) for a decision, maps it to msg and two outputs,
+ * keeps the status (pending pairing requests) truthful. Output 1: accepted chat traffic.
+ * Output 2: rejections with `msg.reason` (and a ready reply where the sender should hear
+ * something) plus the answers to pairing control messages.
+ */
+import path from 'path';
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { requireEnvelope } from '../src/envelope';
+import { RouteFilter, type ControlResult, type Decision, type Notice } from '../src/routing';
+import { FileKeyValueStore, MemoryKeyValueStore, type KeyValueStore } from '../src/store/kv';
+
+const TYPE = 'clawflow-route-filter';
+
+interface RouteFilterDef extends NodeDef {
+  dmPolicy: string;
+  owners: string;
+  allowFrom: string;
+  groupPolicy: string;
+  groupAllow: string;
+  requireMention: boolean;
+  rateLimit: string | number;
+  rateWindow: string | number;
+  codeTtl: string | number;
+  maxPending: string | number;
+  /** `replies`: output 2 carries only rejections the sender should hear about; `all`: every one. */
+  output2: string;
+  /** Optional clawflow-sessions config node that owns the store. */
+  store?: string;
+}
+
+/** What this node needs from a clawflow-sessions config node. */
+interface StoreProvider {
+  kvStore(namespace: string): KeyValueStore;
+}
+
+type Msg = NodeMessageInFlow & Record<string, any>;
+type SendFn = (msg: Array<Msg | Msg[] | null>) => void;
+
+const CONTROL_TOPICS = ['pairing/approve', 'pairing/revoke', 'pairing/list'];
+/** setTimeout cannot wait longer than this (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export = function (RED: NodeAPI) {
+  const t = (key: string, params?: Record<string, unknown>) => RED._(`${TYPE}.${key}`, params as any);
+
+  function RouteFilterNode(this: Node, config: RouteFilterDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    let filter: RouteFilter | undefined;
+    let store: KeyValueStore | undefined;
+    let ownsStore = false;
+    let configError: Error | undefined;
+    let expiryTimer: NodeJS.Timeout | undefined;
+    let closed = false;
+    const sendAll = config.output2 === 'all';
+
+    try {
+      ({ store, owned: ownsStore } = openStore());
+      filter = new RouteFilter({
+        dmPolicy: (config.dmPolicy || 'pairing') as never,
+        groupPolicy: (config.groupPolicy || 'allowlist') as never,
+        requireMention: config.requireMention !== false,
+        owners: config.owners,
+        allowFrom: config.allowFrom,
+        groupAllow: config.groupAllow,
+        rateLimit: optionalNumber(config.rateLimit),
+        rateWindowMs: scaled(config.rateWindow, 1000),
+        codeTtlMs: scaled(config.codeTtl, 60_000),
+        maxPendingPerChannel: optionalNumber(config.maxPending),
+        store,
+        t: (key, params) => t(`replies.${key}`, params),
+      });
+    } catch (err) {
+      configError = new Error(t('errors.config', { error: (err as Error).message }));
+      node.error(configError.message);
+      node.status({ fill: 'red', shape: 'ring', text: t('status.configError') });
+    }
+
+    if (filter) {
+      filter
+        .load()
+        .then(() => refreshStatus())
+        .catch((err: Error) => {
+          if (closed) return;
+          node.error(t('errors.store', { error: err.message }));
+          node.status({ fill: 'red', shape: 'ring', text: t('status.storeError') });
+        });
+    }
+
+    /** The node's own file store, or the shared one of a clawflow-sessions config node. */
+    function openStore(): { store: KeyValueStore; owned: boolean } {
+      // Inside a subflow the node id changes on every deploy; the alias and instance do not.
+      const alias = (node as any)._alias as string | undefined;
+      const stableId = alias ? `${node.z}-${alias}` : node.id;
+      if (config.store) {
+        const provider = RED.nodes.getNode(config.store) as unknown as Partial<StoreProvider> | null;
+        if (!provider || typeof provider.kvStore !== 'function') throw new Error(t('errors.storeNode'));
+        return { store: provider.kvStore(`pairing-${stableId}`), owned: false };
+      }
+      const userDir = (RED.settings as any).userDir as string | undefined;
+      if (!userDir) {
+        node.warn(t('errors.noUserDir'));
+        return { store: new MemoryKeyValueStore(), owned: true };
+      }
+      return { store: FileKeyValueStore.inDir(path.join(userDir, 'clawflow', 'pairing'), stableId), owned: true };
+    }
+
+    /** Status: the policy, and under pairing the number of requests waiting for the owner. */
+    async function refreshStatus(): Promise<void> {
+      if (!filter || closed) return;
+      if (expiryTimer) clearTimeout(expiryTimer);
+      expiryTimer = undefined;
+      if (filter.dmPolicy !== 'pairing') {
+        const fill = filter.dmPolicy === 'open' ? 'yellow' : 'green';
+        node.status({ fill, shape: 'dot', text: t(`status.${filter.dmPolicy}`) });
+        return;
+      }
+      const s = await filter.summary();
+      if (closed) return;
+      node.status(
+        s.pending > 0
+          ? { fill: 'yellow', shape: 'ring', text: t('status.pending', { count: s.pending, approved: s.approved }) }
+          : { fill: 'green', shape: 'dot', text: t('status.pairing', { approved: s.approved }) },
+      );
+      // Codes expire without any message arriving; look again when the next one does.
+      if (s.nextExpiry !== undefined) {
+        const wait = Math.min(MAX_TIMER_MS, Math.max(0, s.nextExpiry - Date.now()) + 50);
+        expiryTimer = setTimeout(() => {
+          expiryTimer = undefined;
+          refreshStatus().catch((err: Error) => node.error(t('errors.store', { error: err.message })));
+        }, wait);
+      }
+    }
+
+    node.on('input', (msg: Msg, send: SendFn, done: (err?: Error) => void) => {
+      handle(msg, send).then(
+        () => done(),
+        (err: Error) => done(err),
+      );
+    });
+
+    async function handle(msg: Msg, send: SendFn): Promise<void> {
+      if (configError || !filter) throw configError ?? new Error(t('errors.notReady'));
+      // Control messages come from an inject or dashboard, never with a chat envelope: a chat
+      // message whose topic happens to look like one is still treated as chat.
+      if (msg.chat === undefined && typeof msg.topic === 'string' && msg.topic.startsWith('pairing/')) {
+        return control(filter, msg, send);
+      }
+      const chat = requireEnvelope(msg.chat);
+      const decision = await filter.decide(chat);
+      emit(decision, msg, send);
+      if (decision.reason.startsWith('pairing_')) await refreshStatus();
+    }
+
+    function emit(decision: Decision, msg: Msg, send: SendFn): void {
+      msg.route = { accepted: decision.accept, reason: decision.reason };
+      if (decision.accept) {
+        send([msg, null]);
+        return;
+      }
+      msg.reason = decision.reason;
+      if (decision.reply) msg.payload = decision.reply.text;
+      if (decision.pairing) msg.pairing = { code: decision.pairing.code, expiresAt: decision.pairing.expiresAt };
+      const out: Msg[] = [];
+      if (decision.reply || sendAll) out.push(msg);
+      for (const n of decision.notices ?? []) out.push(noticeMsg(n));
+      if (out.length) send([null, out]);
+    }
+
+    function noticeMsg(n: Notice): Msg {
+      return {
+        _msgid: RED.util.generateId(),
+        payload: n.reply.text,
+        chat: n.chat,
+        reason: n.reason,
+        route: { accepted: false, reason: n.reason },
+      } as Msg;
+    }
+
+    async function control(f: RouteFilter, msg: Msg, send: SendFn): Promise<void> {
+      const arg = typeof msg.payload === 'string' || typeof msg.payload === 'number' ? String(msg.payload).trim() : '';
+      let res: ControlResult;
+      switch (msg.topic) {
+        case 'pairing/approve':
+          if (!arg) throw new Error(t('errors.needCode'));
+          res = await f.approve(arg);
+          break;
+        case 'pairing/revoke':
+          if (!arg) throw new Error(t('errors.needTarget'));
+          res = await f.revoke(arg);
+          break;
+        case 'pairing/list':
+          res = await f.list();
+          break;
+        default:
+          throw new Error(t('errors.unknownTopic', { topic: msg.topic, topics: CONTROL_TOPICS.join(', ') }));
+      }
+      if (res.action === 'approve') {
+        if (!res.outcome.ok) throw new Error(t(`errors.${res.outcome.why}Code`, { code: res.outcome.code }));
+        // The answer is the requester's notice: wire it straight to a channel out node.
+        msg.reason = 'pairing_approved';
+        msg.pairing = { action: 'approve', peer: res.outcome.peer };
+        if (res.notice) {
+          msg.chat = res.notice.chat;
+          msg.payload = res.notice.reply.text;
+        } else {
+          msg.payload = `${res.outcome.peer.channel}:${res.outcome.peer.senderId}`;
+        }
+      } else if (res.action === 'revoke') {
+        const removed = [...res.outcome.approved, ...res.outcome.pending];
+        if (!removed.length) throw new Error(t('errors.revokeNothing', { target: arg }));
+        msg.reason = 'pairing_revoked';
+        msg.payload = removed.map((p) => `${p.channel}:${p.senderId}`);
+        msg.pairing = { action: 'revoke', ...res.outcome };
+      } else {
+        msg.reason = 'pairing_list';
+        msg.payload = [
+          ...res.listing.pending.map((p) => ({
+            status: 'pending',
+            channel: p.channel,
+            senderId: p.senderId,
+            senderName: p.senderName,
+            code: p.code,
+            expiresAt: p.expiresAt,
+          })),
+          ...res.listing.approved.map((a) => ({
+            status: 'approved',
+            channel: a.channel,
+            senderId: a.senderId,
+            senderName: a.senderName,
+            approvedAt: a.approvedAt,
+            approvedBy: a.approvedBy,
+          })),
+        ];
+      }
+      msg.route = { accepted: false, reason: msg.reason };
+      send([null, msg]);
+      await refreshStatus();
+    }
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      if (expiryTimer) clearTimeout(expiryTimer);
+      expiryTimer = undefined;
+      const s = ownsStore ? store : undefined;
+      store = undefined;
+      Promise.resolve(s?.close?.())
+        .catch((err: Error) => node.warn(t('errors.store', { error: err.message })))
+        .finally(() => done());
+    });
+  }
+
+  RED.nodes.registerType(TYPE, RouteFilterNode as any);
+};
+
+/** An empty editor field means "the default". */
+function optionalNumber(v: unknown): number | undefined {
+  if (v === undefined || v === null || String(v).trim() === '') return undefined;
+  return Number(v);
+}
+
+function scaled(v: unknown, factor: number): number | undefined {
+  const n = optionalNumber(v);
+  return n === undefined ? undefined : n * factor;
+}
