@@ -1,0 +1,205 @@
+/**
+ * One bot account's connection to Discord: owns the single discord.js `Client`, keeps one
+ * explicit state, logs in again (with a capped backoff) when Discord cannot be reached, and
+ * stops for good when retrying cannot help (bad token, privileged intent not enabled).
+ * Gateway drops are resumed by discord.js itself; this class only reports them.
+ *
+ * Events: `status` ({@link DiscordStatus}) on every change, `message` (a discord.js `Message`)
+ * for every message the bot can see. No Node-RED in here: the config node wraps it.
+ */
+import { EventEmitter } from 'events';
+import { Client, Events, GatewayIntentBits, Partials, type Message } from 'discord.js';
+import { classifyError, failureFromCloseCode, type DiscordFailure } from './failures';
+
+export type DiscordState = 'connecting' | 'ready' | 'reconnecting' | 'stopped' | 'failed';
+
+export interface DiscordStatus {
+  state: DiscordState;
+  /** The bot's user id and name once Discord told us (READY). */
+  botId?: string;
+  botName?: string;
+  /** Why it failed (state `failed`), or the last error while `reconnecting`. */
+  failure?: DiscordFailure;
+  /** Set while discord.js's REST queue holds requests back for a rate limit: ms until it lifts. */
+  rateLimitedMs?: number;
+}
+
+export interface DiscordConnectionOptions {
+  token: string;
+  /** REST base (discord.js `rest.api`); the gateway URL comes from `GET /gateway/bot` under it. */
+  apiUrl?: string;
+  /** First login retry delay after a network failure; doubles up to `retryMaxMs`. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Upper bound on how long `stop()` waits for a login in flight before destroying. */
+  stopWaitMs?: number;
+}
+
+/**
+ * Guild messages, DMs and their text. Message Content is privileged: the app owner must enable
+ * it in the Developer Portal, or Discord closes the gateway with 4014.
+ */
+export const DISCORD_INTENTS = [
+  GatewayIntentBits.Guilds,
+  GatewayIntentBits.GuildMessages,
+  GatewayIntentBits.DirectMessages,
+  GatewayIntentBits.MessageContent,
+];
+
+export class DiscordConnection extends EventEmitter {
+  private client?: Client;
+  private current: DiscordStatus = { state: 'stopped' };
+  private stopping = false;
+  private attempt = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private rateTimer?: NodeJS.Timeout;
+  private login?: Promise<unknown>;
+
+  constructor(private readonly opts: DiscordConnectionOptions) {
+    super();
+  }
+
+  /** The current state (a copy). */
+  get status(): DiscordStatus {
+    return { ...this.current };
+  }
+
+  /** The live client (for REST calls), if one exists. */
+  get discord(): Client | undefined {
+    return this.client;
+  }
+
+  /** Log in. Does nothing if already started. */
+  start(): void {
+    if (this.client || this.retryTimer) return;
+    this.stopping = false;
+    this.connect();
+  }
+
+  /**
+   * Destroy the client and clear every timer. Resolves once the gateway socket is closed, so a
+   * new connection for the same token may log in right after (a redeploy).
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.rateTimer) clearTimeout(this.rateTimer);
+    this.retryTimer = this.rateTimer = undefined;
+    const client = this.client;
+    const login = this.login;
+    this.client = undefined;
+    if (client) {
+      // Destroying a shard while it waits for HELLO/READY makes @discordjs/ws schedule a
+      // reconnect of its own; let a login in flight settle first (bounded), then destroy.
+      if (login) await settleWithin(login, this.opts.stopWaitMs ?? 10_000);
+      await client.destroy().catch(() => undefined);
+      client.removeAllListeners();
+      client.rest.removeAllListeners();
+    }
+    this.set({ state: 'stopped' });
+  }
+
+  private connect(): void {
+    const client = new Client({
+      intents: DISCORD_INTENTS,
+      // DM channels are not cached before their first message: without this partial,
+      // discord.js drops DMs.
+      partials: [Partials.Channel],
+      rest: this.opts.apiUrl ? { api: this.opts.apiUrl } : {},
+    });
+    this.client = client;
+    this.wire(client);
+    this.set({ state: this.attempt === 0 ? 'connecting' : 'reconnecting', failure: this.current.failure });
+    const login = client.login(this.opts.token);
+    this.login = login;
+    login.then(
+      () => {
+        if (this.login === login) this.login = undefined;
+      },
+      (err: unknown) => {
+        if (this.login === login) this.login = undefined;
+        if (this.stopping || this.client !== client) return;
+        const failure = this.current.state === 'failed' && this.current.failure ? this.current.failure : classifyError(err);
+        this.client = undefined;
+        client.removeAllListeners();
+        client.rest.removeAllListeners();
+        if (!failure.retryable) return this.set({ state: 'failed', failure });
+        this.scheduleRetry(failure);
+      },
+    );
+  }
+
+  private scheduleRetry(failure: DiscordFailure): void {
+    const base = this.opts.retryBaseMs ?? 2000;
+    const delay = Math.min(this.opts.retryMaxMs ?? 60_000, base * 2 ** this.attempt);
+    this.attempt++;
+    this.set({ state: 'reconnecting', failure });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.stopping) this.connect();
+    }, delay);
+  }
+
+  private wire(client: Client): void {
+    const mine = (fn: (...args: any[]) => void) => (...args: any[]) => {
+      if (this.client === client && !this.stopping) fn(...args);
+    };
+    const ready = mine(() => {
+      this.attempt = 0;
+      this.set({ state: 'ready', botId: client.user?.id, botName: client.user?.username });
+    });
+    client.on(Events.ClientReady, ready);
+    client.on(Events.ShardResume, ready);
+    client.on(Events.ShardReady, mine(() => client.isReady() && ready()));
+    client.on(Events.ShardReconnecting, mine(() => this.set({ ...this.current, state: 'reconnecting' })));
+    client.on(
+      Events.ShardDisconnect,
+      mine((event: { code: number }) => {
+        // discord.js gives up after these codes; say why and stop.
+        const failure = failureFromCloseCode(event.code);
+        this.set({ state: 'failed', failure });
+        if (this.client === client) {
+          this.client = undefined;
+          if (!this.login) void client.destroy().catch(() => undefined);
+        }
+      }),
+    );
+    // Without an 'error' listener an EventEmitter throws; discord.js reports shard trouble here.
+    client.on(Events.Error, () => undefined);
+    client.on(Events.ShardError, () => undefined);
+    client.on(Events.MessageCreate, mine((message: Message) => this.emit('message', message)));
+    client.rest.on(
+      'rateLimited',
+      mine((info: { timeToReset: number; retryAfter: number }) => {
+        const ms = Math.max(0, Math.round(info.retryAfter || info.timeToReset || 0));
+        this.set({ ...this.current, rateLimitedMs: ms });
+        if (this.rateTimer) clearTimeout(this.rateTimer);
+        this.rateTimer = setTimeout(() => {
+          this.rateTimer = undefined;
+          const { rateLimitedMs: _gone, ...rest } = this.current;
+          this.set(rest);
+        }, ms);
+      }),
+    );
+  }
+
+  private set(next: DiscordStatus): void {
+    if (next.state === 'ready' || next.state === 'stopped') delete next.failure;
+    if (next.state === 'stopped') delete next.rateLimitedMs;
+    this.current = next;
+    this.emit('status', this.status);
+  }
+}
+
+function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

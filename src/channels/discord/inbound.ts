@@ -1,0 +1,94 @@
+/**
+ * A discord.js `Message` as the clawflow chat envelope. Mention rules are Discord's own: the
+ * bot is addressed when its user is in the message's mentions or the message replies to one
+ * of the bot's messages; a DM always addresses it. The bot's leading `<@id>` is taken off the
+ * text (it is addressing, not content), other mentions stay.
+ */
+import { ChannelType, type Message } from 'discord.js';
+import type { Attachment, ChatCommand, ChatEnvelope, ReplyRef } from '../../envelope';
+
+export interface InboundOptions {
+  /** Accept messages from other bots (the bot's own messages are always dropped). */
+  allowBots?: boolean;
+}
+
+/** Why a message was not turned into an envelope. */
+export type SkipReason = 'own' | 'bot' | 'system' | 'empty';
+
+export type InboundResult = { envelope: ChatEnvelope } | { skipped: SkipReason };
+
+/** Turn `message` into an envelope, or say why it is skipped. `botId` is the bot's user id. */
+export function toEnvelope(message: Message, botId: string, opts: InboundOptions = {}): InboundResult {
+  if (message.author.id === botId) return { skipped: 'own' };
+  if (message.author.bot && !opts.allowBots) return { skipped: 'bot' };
+  if (message.system) return { skipped: 'system' };
+
+  const channel = message.channel;
+  const direct = channel.type === ChannelType.DM || !message.guildId;
+  const inThread = !direct && channel.isThread();
+  const leading = new RegExp(`^\\s*<@!?${botId}>[\\s,:]*`);
+  const raw = message.content ?? '';
+  const text = raw.replace(leading, '');
+  const attachments = [...message.attachments.values()].map(toAttachment);
+  if (!text.trim() && attachments.length === 0) return { skipped: 'empty' };
+
+  const replyTo = replyRef(message, botId);
+  const mentioned = direct || message.mentions.users.has(botId) || !!replyTo?.fromBot;
+  const extras: Record<string, unknown> = {};
+  if (inThread) extras.parentChannelId = channel.parentId;
+  if (message.guild?.name) extras.guildName = message.guild.name;
+  if ('name' in channel && channel.name) extras.channelName = channel.name;
+
+  const envelope: ChatEnvelope = {
+    channel: 'discord',
+    account: botId,
+    chatId: channel.id,
+    chatType: direct ? 'direct' : 'group',
+    senderId: message.author.id,
+    senderName: message.member?.displayName ?? message.author.globalName ?? message.author.username,
+    senderIsBot: message.author.bot,
+    text,
+    messageId: message.id,
+    mentioned,
+    attachments,
+    timestamp: message.createdTimestamp,
+    extras,
+  };
+  if (inThread) envelope.threadId = channel.id;
+  if (!direct && message.guildId) envelope.groupId = message.guildId;
+  if (replyTo) envelope.replyTo = replyTo;
+  const command = parseCommand(text);
+  if (command) envelope.command = command;
+  if (message.editedTimestamp) envelope.edited = true;
+  return { envelope };
+}
+
+/** `/new`, `/pair approve X`: plain-text commands (not Discord slash interactions). */
+export function parseCommand(text: string): ChatCommand | undefined {
+  const m = /^\/([A-Za-z0-9_-]+)(?:@\S+)?(?:\s+([\s\S]*))?$/.exec(text.trim());
+  if (!m) return undefined;
+  return { name: m[1].toLowerCase(), args: (m[2] ?? '').trim() };
+}
+
+function replyRef(message: Message, botId: string): ReplyRef | undefined {
+  const id = message.reference?.messageId;
+  if (!id) return undefined;
+  // discord.js caches `referenced_message` and records its author as `mentions.repliedUser`.
+  const referenced = message.channel.messages.cache.get(id);
+  const author = referenced?.author ?? message.mentions.repliedUser ?? undefined;
+  const ref: ReplyRef = { messageId: id };
+  if (author) {
+    ref.senderId = author.id;
+    ref.fromBot = author.id === botId;
+  }
+  if (referenced?.content) ref.text = referenced.content;
+  return ref;
+}
+
+function toAttachment(a: { id: string; url: string; name: string; contentType: string | null; size: number }): Attachment {
+  const type = a.contentType ?? '';
+  const kind: Attachment['kind'] = type.startsWith('image/') ? 'image' : type.startsWith('audio/') ? 'audio' : type.startsWith('video/') ? 'video' : 'document';
+  const out: Attachment = { kind, id: a.id, url: a.url, name: a.name, size: a.size };
+  if (a.contentType) out.mimeType = a.contentType;
+  return out;
+}

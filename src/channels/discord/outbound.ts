@@ -1,0 +1,87 @@
+/**
+ * Replies to a Discord chat through discord.js's REST client (its queue handles rate limits).
+ * Text is split under Discord's 2000-character limit by the shared splitter; streamed replies
+ * become one message edited in place (the shared {@link StreamRelay}); in guilds the first part
+ * carries a reply reference to the user's message.
+ */
+import { Routes, type REST } from 'discord.js';
+import type { ChatEnvelope, StreamInfo } from '../../envelope';
+import { StreamRelay, type DraftOps, type RelayResult } from '../stream-relay';
+
+/** Discord's message length limit, counted in code points. */
+export const DISCORD_LIMIT = 2000;
+
+export interface DiscordOutboundOptions {
+  /** Reply-reference the user's message in guild chats (first part only). Default true. */
+  replyInGuilds?: boolean;
+  /** Minimum ms between edits of a streamed draft. */
+  editIntervalMs?: number;
+  typingIntervalMs?: number;
+  onBackgroundError?: (err: unknown) => void;
+}
+
+/**
+ * Mentions that generated text may ping: users only, never @everyone/@here or roles, and the
+ * reply reference does not ping the user a second time.
+ */
+const ALLOWED_MENTIONS = { parse: ['users'], replied_user: false };
+
+export class DiscordOutbound {
+  private readonly relay: StreamRelay;
+
+  constructor(private readonly opts: DiscordOutboundOptions = {}) {
+    this.relay = new StreamRelay({
+      limit: DISCORD_LIMIT,
+      unit: 'codepoint',
+      editIntervalMs: opts.editIntervalMs ?? 1200,
+      // Discord shows "typing" for ~10 s per request.
+      typingIntervalMs: opts.typingIntervalMs ?? 8000,
+      onBackgroundError: opts.onBackgroundError,
+    });
+  }
+
+  /**
+   * Deliver `text` (or a streamed partial/final of it) to `chat` with `rest`.
+   * Rejects with discord.js's error when the reply could not be delivered.
+   */
+  deliver(rest: REST, chat: ChatEnvelope, text: string, stream?: StreamInfo): Promise<RelayResult> {
+    return this.relay.handle(this.ops(rest, chat), text, stream);
+  }
+
+  /** Show "typing…" in `chat` once (Discord clears it after ~10 s or on the next message). */
+  async typing(rest: REST, chat: ChatEnvelope): Promise<void> {
+    await rest.post(Routes.channelTyping(chat.chatId));
+  }
+
+  get activeStreams(): number {
+    return this.relay.activeStreams;
+  }
+
+  /** Stop every timer (typing, draft edits). */
+  close(): void {
+    this.relay.close();
+  }
+
+  private ops(rest: REST, chat: ChatEnvelope): DraftOps {
+    const channelId = chat.chatId;
+    let reference =
+      (this.opts.replyInGuilds ?? true) && chat.chatType === 'group' && chat.messageId
+        ? { message_id: chat.messageId, fail_if_not_exists: false }
+        : undefined;
+    return {
+      async send(text: string): Promise<string> {
+        const body: Record<string, unknown> = { content: text, allowed_mentions: ALLOWED_MENTIONS };
+        if (reference) body.message_reference = reference;
+        const res = (await rest.post(Routes.channelMessages(channelId), { body })) as { id: string };
+        reference = undefined;
+        return res.id;
+      },
+      async edit(messageId: string, text: string): Promise<void> {
+        await rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: text, allowed_mentions: ALLOWED_MENTIONS } });
+      },
+      async typing(): Promise<void> {
+        await rest.post(Routes.channelTyping(channelId));
+      },
+    };
+  }
+}

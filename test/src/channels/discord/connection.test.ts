@@ -1,0 +1,118 @@
+import assert from 'assert';
+import { DiscordConnection, type DiscordStatus } from '../../../../src/channels/discord/connection';
+import { FakeDiscord } from '../../../fakes/discord-fake';
+import { readyConnection, statusWhere } from './helpers';
+
+describe('discord connection (real discord.js against the fake gateway)', function () {
+  let fake: FakeDiscord;
+  let conn: DiscordConnection | undefined;
+
+  beforeEach(async () => {
+    fake = await FakeDiscord.start();
+  });
+  afterEach(async () => {
+    await conn?.stop();
+    conn = undefined;
+    await fake.close();
+  });
+
+  it('logs in through GET /gateway/bot, identifies with the needed intents and reports ready as the bot', async () => {
+    const seen: DiscordStatus[] = [];
+    conn = new DiscordConnection({ token: fake.token, apiUrl: fake.apiUrl });
+    conn.on('status', (s: DiscordStatus) => seen.push(s));
+    conn.start();
+    const ready = await statusWhere(conn, (s) => s.state === 'ready');
+    assert.strictEqual(ready.botName, 'clawbot');
+    assert.strictEqual(ready.botId, fake.bot.id);
+    assert.strictEqual(seen[0].state, 'connecting');
+    assert.ok(fake.requests.some((r) => r.path === '/gateway/bot' && r.status === 200));
+    const identify = fake.connections[0].identify!;
+    // Guilds | GuildMessages | DirectMessages | MessageContent
+    assert.strictEqual(identify.intents, (1 << 0) | (1 << 9) | (1 << 12) | (1 << 15));
+    assert.ok(fake.connections[0].url.startsWith('/gateway?v=10&encoding=json'), fake.connections[0].url);
+  });
+
+  it('resumes on resume_gateway_url after a dropped socket and gets the message it missed', async () => {
+    const r = await readyConnection(fake);
+    conn = r.conn;
+    const states: string[] = [];
+    conn.on('status', (s: DiscordStatus) => states.push(s.state));
+    fake.dropSocket();
+    fake.userMessage({ content: 'sent while the socket was down' });
+    const missed = await r.inbox.next();
+    assert.strictEqual(missed.content, 'sent while the socket was down');
+    assert.strictEqual(fake.connections.length, 2);
+    assert.strictEqual(fake.connections[1].kind, 'resume');
+    assert.ok(fake.connections[1].url.startsWith('/resume?'), fake.connections[1].url);
+    await statusWhere(conn, (s) => s.state === 'ready');
+    assert.ok(states.includes('reconnecting'), `states: ${states}`);
+  });
+
+  it('a token Discord rejects on REST (401) fails for good and says so', async () => {
+    fake.rejectToken();
+    conn = new DiscordConnection({ token: fake.token, apiUrl: fake.apiUrl, retryBaseMs: 10 });
+    conn.start();
+    const s = await statusWhere(conn, (x) => x.state === 'failed');
+    assert.strictEqual(s.failure?.kind, 'token');
+    assert.strictEqual(s.failure?.retryable, false);
+    assert.strictEqual(fake.connections.length, 0, 'never opened the gateway');
+    assert.ok(!JSON.stringify(s).includes(fake.token), 'the token never shows in the status');
+  });
+
+  it('gateway close 4004 (authentication failed) fails with kind token and does not reconnect', async () => {
+    // REST accepts this token, the gateway does not: a token for another app, say.
+    fake.rejectToken('gateway');
+    conn = new DiscordConnection({ token: fake.token, apiUrl: fake.apiUrl });
+    conn.start();
+    const s = await statusWhere(conn, (x) => x.state === 'failed');
+    assert.strictEqual(s.failure?.kind, 'token');
+    assert.strictEqual(s.failure?.code, 4004);
+    assert.strictEqual(fake.connections.length, 1);
+  });
+
+  it('gateway close 4014 (disallowed intents) fails with kind intents', async () => {
+    fake.disallowIntents();
+    conn = new DiscordConnection({ token: fake.token, apiUrl: fake.apiUrl });
+    conn.start();
+    const s = await statusWhere(conn, (x) => x.state === 'failed');
+    assert.strictEqual(s.failure?.kind, 'intents');
+    assert.strictEqual(s.failure?.code, 4014);
+    await fake.until(() => fake.openSockets === 0);
+  });
+
+  it('retries the login with backoff while Discord is unreachable', async () => {
+    const port = new URL(fake.apiUrl).port;
+    await fake.close();
+    conn = new DiscordConnection({ token: 't', apiUrl: `http://127.0.0.1:${port}/api`, retryBaseMs: 20, retryMaxMs: 40 });
+    const failures: string[] = [];
+    conn.on('status', (s: DiscordStatus) => s.failure && failures.push(s.failure.kind));
+    conn.start();
+    await statusWhere(conn, (s) => s.state === 'reconnecting' && s.failure?.kind === 'network');
+    await statusWhere(conn, () => failures.length >= 3);
+    await conn.stop();
+    assert.strictEqual(conn.status.state, 'stopped');
+    conn = undefined;
+    fake = await FakeDiscord.start(); // for afterEach
+  });
+
+  it('stop() closes the socket, and no reconnect follows', async () => {
+    const r = await readyConnection(fake);
+    await r.conn.stop();
+    assert.strictEqual(r.conn.status.state, 'stopped');
+    await fake.until(() => fake.openSockets === 0);
+    // @discordjs/ws reconnects 500 ms after an unplanned close; wait past that and look again.
+    await new Promise((res) => setTimeout(res, 800));
+    assert.strictEqual(fake.connections.length, 1);
+    assert.strictEqual(fake.openSockets, 0);
+  });
+
+  it('answers heartbeats with ACKs (short interval)', async () => {
+    await fake.close();
+    fake = await FakeDiscord.start({ heartbeatIntervalMs: 100 });
+    const r = await readyConnection(fake);
+    conn = r.conn;
+    await fake.until(() => fake.heartbeats >= 2);
+    assert.strictEqual(conn.status.state, 'ready', 'ACKed heartbeats keep the connection (no zombie reconnect)');
+    assert.strictEqual(fake.connections.length, 1);
+  });
+});
