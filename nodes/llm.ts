@@ -1,0 +1,236 @@
+/**
+ * `clawflow-llm`: one assistant turn per input message. Reads the conversation (msg.session
+ * from the session gateway, or msg.payload), runs the tool loop of src/llm/tool-loop.ts and
+ * maps it onto ports:
+ *   1 reply (streamed partials + final, docs/decisions/0001), 2 error (apology),
+ *   [approval requests, when a tool needs approval], then one port per tool.
+ */
+import type { NodeAPI, Node, NodeDef } from 'node-red';
+import { randomUUID } from 'crypto';
+import { runTurn, PortTool, ProviderChoice, TurnResult } from '../src/llm/tool-loop';
+import { conversationFromMsg } from '../src/llm/conversation';
+import { compileToolSchema } from '../src/llm/validate';
+import { LlmError } from '../src/llm/errors';
+import { turnSignal } from '../src/turn-signals';
+import { portLayout, ToolConfig } from '../src/llm/ports';
+import type { InProcessTool, ToolSource } from '../src/llm/tool-types';
+import type { ProviderSettings, Provider } from '../src/llm/types';
+
+/** What this node uses of a clawflow-llm-provider config node. */
+interface ProviderConfigNode extends Node {
+  settings(): ProviderSettings;
+  provider(): Provider;
+}
+
+interface LlmDef extends NodeDef {
+  provider: string;
+  fallbacks?: string[];
+  model?: string;
+  system?: string;
+  temperature?: string | number;
+  maxTokens?: string | number;
+  stream?: boolean;
+  tools?: ToolConfig[];
+  toolTimeout?: string | number;
+  maxIterations?: string | number;
+  approvalTimeout?: string | number;
+  apology?: boolean;
+  apologyText?: string;
+  mcpServers?: string[];
+  mcpTools?: string[];
+}
+
+const num = (v: unknown, dflt: number | undefined): number | undefined => {
+  if (v === '' || v === undefined || v === null) return dflt;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : dflt;
+};
+
+export = function (RED: NodeAPI) {
+  function LlmNode(this: Node, config: LlmDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const t = (k: string, o?: object) => RED._(`clawflow-llm.${k}`, o as any);
+    const layout = portLayout(config.tools ?? []);
+    const running = new Set<AbortController>();
+    let active = 0;
+
+    // Check tool schemas now, so a broken schema is reported at deploy, not mid-turn.
+    const portTools: PortTool[] = [];
+    let configError: string | undefined;
+    for (const tc of layout.tools) {
+      try {
+        const def = { name: tc.name, description: tc.description ?? '', inputSchema: tc.schema };
+        compileToolSchema(def);
+        portTools.push({ def, needsApproval: tc.approval, timeoutMs: tc.timeoutMs });
+      } catch (err) {
+        configError = (err as Error).message;
+      }
+    }
+    if (!layout.errors.length && !configError) node.status({});
+    else {
+      configError = configError ?? layout.errors.join('; ');
+      node.error(t('errors.config', { error: configError }));
+      node.status({ fill: 'red', shape: 'ring', text: t('status.configError') });
+    }
+
+    function providers(): ProviderChoice[] {
+      const out: ProviderChoice[] = [];
+      const ids = [config.provider, ...(config.fallbacks ?? [])].filter(Boolean);
+      ids.forEach((id, i) => {
+        const cfg = RED.nodes.getNode(id) as ProviderConfigNode | null;
+        if (!cfg || typeof cfg.provider !== 'function') {
+          throw new LlmError(t('errors.noProvider', { which: i === 0 ? t('label.provider') : `${t('label.fallbacks')} #${i}` }), { kind: 'config' });
+        }
+        const s = cfg.settings();
+        const model = (i === 0 && config.model?.trim()) || s.defaultModel;
+        if (!model) throw new LlmError(t('errors.noModel', { name: s.label ?? s.provider }), { kind: 'config', provider: s.provider });
+        out.push({ provider: cfg.provider(), model, label: s.label, timeoutMs: s.timeoutMs, secrets: s.apiKey ? [s.apiKey] : [] });
+      });
+      return out;
+    }
+
+    function mcpTools(): InProcessTool[] {
+      const allow = new Set((config.mcpTools ?? []).filter(Boolean));
+      if (!allow.size) return [];
+      const out: InProcessTool[] = [];
+      for (const id of config.mcpServers ?? []) {
+        const src = RED.nodes.getNode(id) as (Node & { toolSource?: () => ToolSource }) | null;
+        if (!src || typeof src.toolSource !== 'function') continue;
+        for (const tool of src.toolSource().listTools()) if (allow.has(tool.name)) out.push(tool);
+      }
+      return out;
+    }
+
+    const setStatus = () => {
+      if (configError) return;
+      node.status(active ? { fill: 'blue', shape: 'dot', text: t('status.running', { n: active }) } : {});
+    };
+
+    node.on('input', (msg: any, send: (m: any) => void, done: (err?: Error) => void) => {
+      if (configError) return done(new Error(t('errors.config', { error: configError })));
+      let history;
+      try {
+        history = conversationFromMsg(msg);
+      } catch (err) {
+        return fail(err as Error, false);
+      }
+      const turnId: string | undefined = msg.session?.turnId;
+      const ctl = new AbortController();
+      running.add(ctl);
+      const signals = [ctl.signal];
+      if (turnId) signals.push(turnSignal(turnId));
+      const signal = AbortSignal.any(signals);
+      const streamId = randomUUID();
+      const streaming = config.stream !== false;
+      let seq = 0;
+      const out = (port: number, m: any) => {
+        const arr: any[] = new Array(layout.outputs).fill(null);
+        arr[port] = m;
+        send(arr);
+      };
+      const partial = (delta: string, text: string) => {
+        if (!streaming || signal.aborted) return;
+        out(0, { ...msg, payload: text, stream: { id: streamId, seq: seq++, delta, done: false } });
+      };
+      active++;
+      setStatus();
+      partial('', ''); // "typing"
+
+      let choices: ProviderChoice[];
+      try {
+        choices = providers();
+      } catch (err) {
+        return finish(() => fail(err as Error, true));
+      }
+      runTurn({
+        providers: choices,
+        system: config.system || undefined,
+        messages: history,
+        temperature: num(config.temperature, undefined),
+        maxTokens: num(config.maxTokens, undefined),
+        portTools,
+        inProcessTools: mcpTools(),
+        maxToolIterations: num(config.maxIterations, 8),
+        toolTimeoutMs: (num(config.toolTimeout, 60) as number) * 1000,
+        approvalTimeoutMs: (num(config.approvalTimeout, 600) as number) * 1000,
+        signal,
+        hooks: {
+          onText: partial,
+          dispatchPortCall: (c) => {
+            const m = RED.util.cloneMessage(msg);
+            delete m.stream;
+            m.payload = c.args;
+            m.toolCall = { id: c.handle, name: c.tool, callId: c.callId, iteration: c.iteration };
+            m.topic = c.tool;
+            node.status({ fill: 'blue', shape: 'ring', text: t('status.tool', { name: c.tool }) });
+            out(layout.toolPort(c.tool), m);
+          },
+          requestApproval: layout.approvalPort === undefined ? undefined : (r) => {
+            const m = RED.util.cloneMessage(msg);
+            delete m.stream;
+            m.payload = r.args;
+            m.toolCall = { id: r.handle, name: r.tool, callId: r.callId, iteration: r.iteration, approval: true };
+            m.topic = r.tool;
+            node.status({ fill: 'yellow', shape: 'ring', text: t('status.approval', { name: r.tool }) });
+            out(layout.approvalPort as number, m);
+          },
+          onRetry: (e, attempt, delay) => {
+            node.status({ fill: 'yellow', shape: 'ring', text: t('status.retrying', { kind: e.status ?? e.kind, attempt, s: Math.ceil(delay / 1000) }) });
+            node.warn(t('status.retryLog', { error: e.message, attempt }));
+          },
+          onFailover: (e, next) => {
+            node.warn(t('status.failover', { error: e.message, next: next.label ?? next.provider.name }));
+          },
+        },
+      }).then(
+        (r: TurnResult) =>
+          finish(() => {
+            const m: any = { ...msg, payload: r.text };
+            if (streaming) m.stream = { id: streamId, seq: seq++, delta: '', done: true };
+            else delete m.stream;
+            m.usage = { inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens, totalTokens: r.usage.inputTokens + r.usage.outputTokens };
+            m.llm = { provider: r.provider, model: r.model, stopReason: r.stopReason, toolIterations: r.toolIterations, toolCalls: r.toolCalls, retries: r.retries, failovers: r.failovers };
+            out(0, m);
+            done();
+          }),
+        (err: LlmError) =>
+          finish(() => {
+            if (err.kind === 'aborted') {
+              node.status({ fill: 'grey', shape: 'ring', text: t('status.aborted') });
+              return done();
+            }
+            fail(err, true);
+          }),
+      );
+
+      function finish(fn: () => void) {
+        running.delete(ctl);
+        active--;
+        setStatus();
+        fn();
+      }
+
+      function fail(err: Error, sendApology: boolean) {
+        if (!configError) node.status({ fill: 'red', shape: 'dot', text: t('status.failed', { kind: (err as LlmError).kind ?? 'input' }) });
+        if (sendApology && config.apology !== false) {
+          const m: any = { ...msg };
+          delete m.stream;
+          m.payload = config.apologyText || t('apology');
+          m.error = { message: err.message, kind: (err as LlmError).kind, provider: (err as LlmError).provider, model: (err as LlmError).model, status: (err as LlmError).status };
+          m.reason = 'llm_error';
+          out(1, m);
+        }
+        done(err);
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      for (const c of running) c.abort(new Error('node closed (redeploy)'));
+      running.clear();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('clawflow-llm', LlmNode as any);
+};

@@ -1,0 +1,77 @@
+/**
+ * The output ports of the llm node, computed the same way in the runtime (here) and in the
+ * editor (nodes/llm.html mirrors it): 1 reply, 2 error, then an approval port if any tool
+ * needs approval, then one port per tool in the order they are listed.
+ */
+
+/** A tool as configured in the llm node's editor. */
+export interface ToolConfig {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments, as an object or JSON text. */
+  schema?: unknown;
+  approval?: boolean;
+  /** Seconds; empty = the node's tool timeout. */
+  timeout?: string | number;
+}
+
+export interface NormalisedTool {
+  name: string;
+  description?: string;
+  schema: Record<string, unknown>;
+  approval: boolean;
+  timeoutMs?: number;
+}
+
+export interface PortLayout {
+  outputs: number;
+  approvalPort?: number;
+  tools: NormalisedTool[];
+  /** Problems with the tool list (bad names, duplicates, unparsable schemas). */
+  errors: string[];
+  toolPort(name: string): number;
+}
+
+export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** Work out ports and normalised tools from the node's tool list. */
+export function portLayout(tools: ToolConfig[]): PortLayout {
+  const errors: string[] = [];
+  const norm: NormalisedTool[] = [];
+  const seen = new Set<string>();
+  for (const tc of Array.isArray(tools) ? tools : []) {
+    const name = String(tc?.name ?? '');
+    if (!TOOL_NAME.test(name)) errors.push(`tool name "${name}" must be 1-64 letters, digits, _ or -`);
+    if (seen.has(name)) errors.push(`tool name "${name}" is used twice`);
+    seen.add(name);
+    let schema: unknown = tc?.schema;
+    if (typeof schema === 'string') {
+      const text = schema.trim();
+      try {
+        schema = text ? JSON.parse(text) : { type: 'object', properties: {} };
+      } catch (err) {
+        errors.push(`tool "${name}": the arguments schema is not valid JSON (${(err as Error).message})`);
+        schema = { type: 'object' };
+      }
+    }
+    if (schema === undefined || schema === null) schema = { type: 'object', properties: {} };
+    const timeout = Number(tc?.timeout);
+    norm.push({
+      name,
+      description: tc?.description ? String(tc.description) : undefined,
+      schema: schema as Record<string, unknown>,
+      approval: !!tc?.approval,
+      timeoutMs: tc?.timeout !== '' && tc?.timeout !== undefined && Number.isFinite(timeout) && timeout > 0 ? timeout * 1000 : undefined,
+    });
+  }
+  const approvalPort = norm.some((t) => t.approval) ? 2 : undefined;
+  const first = approvalPort === undefined ? 2 : 3;
+  const index = new Map(norm.map((t, i) => [t.name, first + i]));
+  return {
+    outputs: first + norm.length,
+    approvalPort,
+    tools: norm,
+    errors,
+    toolPort: (name) => index.get(name) ?? -1,
+  };
+}
