@@ -24,3 +24,4 @@ export { FileSessionStore, transcriptFileName, type FileSessionStoreOptions } fr
 export { LogBackedStore } from './log-store';
 export { SessionLog, sessionInfoOf, type SessionEvent } from './session-log';
 export { registerGateway, unregisterGateway, findGateway } from './registry';
+export type { GatewayProvider, GatewayUser } from './provider';

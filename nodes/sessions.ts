@@ -1,0 +1,196 @@
+/**
+ * clawflow-sessions: the config node that owns one session gateway (store + scheduler) and
+ * hands its turns to the session nodes that use it. Thin: reads config, builds the engine of
+ * src/gateway, relays events to user nodes, closes everything on redeploy.
+ */
+import os from 'os';
+import path from 'path';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import {
+  FileSessionStore,
+  Gateway,
+  MemorySessionStore,
+  registerGateway,
+  unregisterGateway,
+  type GatewayProvider,
+  type GatewayStats,
+  type GatewayUser,
+  type KeyScheme,
+  type GroupScope,
+  type QueueMode,
+  type SessionStore,
+} from '../src/gateway';
+import type { KeyValueStore } from '../src/store/kv';
+
+const TYPE = 'clawflow-sessions';
+/** Status updates at most this often: a burst of 200 messages is not 600 status messages. */
+const STATUS_EVERY_MS = 150;
+
+interface SessionsDef extends NodeDef {
+  store: 'file' | 'memory';
+  dir?: string;
+  concurrency: string | number;
+  maxWaiting: string | number;
+  maxWaitingPerSession: string | number;
+  leaseSeconds: string | number;
+  mode: QueueMode;
+  keyScheme: KeyScheme;
+  groupScope: GroupScope;
+  threads: boolean;
+  keyTemplate?: string;
+  historyMessages: string | number;
+  historyTokens: string | number;
+  resetWords: string;
+  channels?: string;
+  busyText?: string;
+  sessionBusyText?: string;
+  resetText?: string;
+}
+
+/** The runtime shape of the config node, read by session and session end nodes. */
+interface SessionsNode extends Node, GatewayProvider {}
+
+const list = (s: string | undefined) =>
+  (s ?? '')
+    .split(/[\s,]+/)
+    .map((w) => w.trim())
+    .filter(Boolean);
+
+const num = (v: string | number | undefined, d: number) => {
+  if (v === undefined || v === '') return d;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : NaN;
+};
+
+export = function (RED: NodeAPI) {
+  const t = (key: string, params?: Record<string, unknown>) => RED._(`${TYPE}.${key}`, params as any);
+
+  function SessionsConfigNode(this: SessionsNode, config: SessionsDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const users = new Map<string, GatewayUser>();
+    let store: SessionStore | undefined;
+    let gateway: Gateway | undefined;
+    let gatewayError: Error | undefined;
+    let started = false;
+    let startTimer: NodeJS.Timeout | undefined;
+    let statusTimer: NodeJS.Timeout | undefined;
+    const offs: (() => void)[] = [];
+
+    try {
+      store =
+        config.store === 'memory'
+          ? new MemorySessionStore()
+          : new FileSessionStore(storeDir(), { onWarn: (text) => node.warn(text) });
+      gateway = new Gateway({
+        store,
+        id: node.id,
+        concurrency: num(config.concurrency, 10),
+        maxWaiting: num(config.maxWaiting, 1000),
+        maxWaitingPerSession: num(config.maxWaitingPerSession, 20),
+        leaseMs: num(config.leaseSeconds, 300) * 1000,
+        mode: config.mode || 'followup',
+        keys: {
+          scheme: config.keyScheme || 'per-channel-peer',
+          groupScope: config.groupScope || 'per-group',
+          threads: config.threads !== false,
+          ...(config.keyTemplate ? { template: config.keyTemplate } : {}),
+        },
+        window: { maxMessages: num(config.historyMessages, 40), maxTokens: num(config.historyTokens, 8000) },
+        resetWords: config.resetWords === undefined ? ['new', 'reset'] : list(config.resetWords),
+        channels: list(config.channels),
+      });
+      registerGateway(gateway);
+      offs.push(
+        gateway.on('turn', (turn) => {
+          const user = (turn.origin && users.get(turn.origin)?.startTurn ? users.get(turn.origin) : undefined) ??
+            [...users.values()].find((u) => u.startTurn);
+          // Nobody to run it (all session nodes removed): the lease releases it, with a warning.
+          user?.startTurn?.(turn);
+        }),
+        gateway.on('expired', ({ key, leaseMs }) => {
+          const shown = [...users.values()].filter((u) => u.leaseExpired);
+          if (shown.length) shown[0].leaseExpired!(key, leaseMs);
+          else node.warn(t('warn.leaseExpired', { key, seconds: Math.round(leaseMs / 1000) }));
+        }),
+        gateway.on('error', (err, key) => node.error(t('errors.engine', { key: key ?? '-', message: err.message }))),
+        gateway.on('change', () => {
+          if (!statusTimer) statusTimer = setTimeout(flushStatus, STATUS_EVERY_MS);
+        }),
+      );
+    } catch (err) {
+      gatewayError = new Error(t('errors.config', { message: (err as Error).message }));
+      node.error(gatewayError.message);
+    }
+
+    function storeDir(): string {
+      if (config.dir && config.dir.trim()) return path.resolve(config.dir.trim());
+      const userDir = (RED.settings as { userDir?: string }).userDir || path.join(os.homedir(), '.node-red');
+      return path.join(userDir, 'clawflow', 'sessions', node.id.replace(/[^A-Za-z0-9._-]/g, '_'));
+    }
+
+    function flushStatus(): void {
+      statusTimer = undefined;
+      if (!gateway) return;
+      const stats: GatewayStats = gateway.stats();
+      for (const u of users.values()) u.showStats(stats);
+    }
+
+    Object.defineProperty(node, 'gateway', { get: () => gateway });
+    Object.defineProperty(node, 'gatewayError', { get: () => gatewayError });
+
+    node.kvStore = (namespace: string): KeyValueStore => {
+      if (!store) throw gatewayError ?? new Error(t('errors.noStore'));
+      return store.kv(namespace);
+    };
+
+    node.replyText = (reason: string): string => {
+      const custom = reason === 'busy' ? config.busyText : reason === 'session_busy' ? config.sessionBusyText : reason === 'session_reset' ? config.resetText : undefined;
+      return custom && custom.trim() ? custom : t(`reply.${reason}`);
+    };
+
+    node.register = (user: GatewayUser) => {
+      users.set(user.id, user);
+      if (gateway) user.showStats(gateway.stats());
+      // Start once every node of this deploy had the chance to register, so that a turn
+      // recovered from the store goes to the node that accepted its message.
+      if (!started && gateway && !startTimer) {
+        startTimer = setTimeout(() => {
+          startTimer = undefined;
+          started = true;
+          gateway!.start().then(
+            (r) => {
+              if (r.waiting) node.log(t('log.resumed', { waiting: r.waiting, requeued: r.requeued }));
+              flushStatus();
+            },
+            (err: Error) => node.error(t('errors.open', { message: err.message })),
+          );
+        }, 0);
+      }
+    };
+
+    node.deregister = (user: GatewayUser) => {
+      users.delete(user.id);
+    };
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (startTimer) clearTimeout(startTimer);
+      if (statusTimer) clearTimeout(statusTimer);
+      startTimer = statusTimer = undefined;
+      for (const off of offs.splice(0)) off();
+      users.clear();
+      if (!gateway) {
+        done();
+        return;
+      }
+      unregisterGateway(gateway);
+      // Waiting and unfinished turns stay in the store: the next start runs them.
+      gateway
+        .close()
+        .catch((err: Error) => node.error(t('errors.close', { message: err.message })))
+        .finally(() => done());
+    });
+  }
+
+  RED.nodes.registerType(TYPE, SessionsConfigNode as any);
+};
