@@ -21,23 +21,32 @@ export function statusWhere(conn: DiscordConnection, match: (s: DiscordStatus) =
   });
 }
 
-/** Collects the messages a connection emits; `next()` waits for the next one. */
+/** Collects the messages a connection emits; `next()` gives the oldest one not taken yet. */
 export class Inbox {
   readonly all: Message[] = [];
+  private unread: Message[] = [];
   private waiters: ((m: Message) => void)[] = [];
   constructor(conn: DiscordConnection) {
     conn.on('message', (m: Message) => {
       this.all.push(m);
-      this.waiters.shift()?.(m);
+      const w = this.waiters.shift();
+      if (w) w(m);
+      else this.unread.push(m);
     });
   }
   next(ms = 5000): Promise<Message> {
+    const ready = this.unread.shift();
+    if (ready) return Promise.resolve(ready);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no message arrived')), ms);
-      this.waiters.push((m) => {
+      const waiter = (m: Message) => {
         clearTimeout(t);
         resolve(m);
-      });
+      };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error('no message arrived'));
+      }, ms);
+      this.waiters.push(waiter);
     });
   }
 }
