@@ -54,6 +54,8 @@ export = function (RED: NodeAPI) {
     let configError: Error | undefined;
     let expiryTimer: NodeJS.Timeout | undefined;
     let closed = false;
+    /** Messages still being decided; close waits for them so no store write outlives the node. */
+    const inflight = new Set<Promise<void>>();
     const sendAll = config.output2 === 'all';
 
     try {
@@ -135,10 +137,12 @@ export = function (RED: NodeAPI) {
     }
 
     node.on('input', (msg: Msg, send: SendFn, done: (err?: Error) => void) => {
-      handle(msg, send).then(
+      const work = handle(msg, send).then(
         () => done(),
         (err: Error) => done(err),
       );
+      inflight.add(work);
+      void work.finally(() => inflight.delete(work));
     });
 
     async function handle(msg: Msg, send: SendFn): Promise<void> {
@@ -246,7 +250,9 @@ export = function (RED: NodeAPI) {
       expiryTimer = undefined;
       const s = ownsStore ? store : undefined;
       store = undefined;
-      Promise.resolve(s?.close?.())
+      // A redeploy opens the same store file again: let pending decisions finish writing first.
+      Promise.allSettled([...inflight])
+        .then(() => s?.close?.())
         .catch((err: Error) => node.warn(t('errors.store', { error: err.message })))
         .finally(() => done());
     });

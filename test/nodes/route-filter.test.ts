@@ -361,6 +361,43 @@ describe('nodes/route-filter (clawflow-route-filter)', function () {
     assert.equal(timers(), before);
   });
 
+  it('close waits for a decision that is still writing to the store', async () => {
+    const inner = new MemoryKeyValueStore();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let setCalled!: () => void;
+    const writing = new Promise<void>((r) => (setCalled = r));
+    const slow = {
+      get: inner.get.bind(inner),
+      keys: inner.keys.bind(inner),
+      delete: inner.delete.bind(inner),
+      async set(k: string, v: unknown) {
+        setCalled();
+        await gate;
+        return inner.set(k, v);
+      },
+    };
+    function slowSessions(RED: any) {
+      RED.nodes.registerType('clawflow-sessions', function (this: any, cfg: any) {
+        RED.nodes.createNode(this, cfg);
+        this.kvStore = () => slow;
+      });
+    }
+    await helper.load([slowSessions, nodeWithTexts], [...flow({ store: 'sess' }), { id: 'sess', type: 'clawflow-sessions' }]);
+    const decided = deliver(msgOf(telegramDm('42')));
+    await writing;
+    let closed = false;
+    const closing = helper.unload().then(() => {
+      closed = true;
+    });
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(closed, false, 'close must wait for the in-flight store write');
+    release();
+    await closing;
+    assert.equal(await decided, undefined);
+    assert.ok(await inner.get('pending:telegram:42'), 'the write completed');
+  });
+
   it('en-US and zh-CN have the same message keys, and zh-CN is really translated', () => {
     const keys = (o: any, prefix = ''): string[] =>
       Object.entries(o).flatMap(([k, v]) => (typeof v === 'object' ? keys(v, `${prefix}${k}.`) : [`${prefix}${k}`]));
