@@ -98,3 +98,22 @@ describe('mcp engine pieces', () => {
     });
   });
 });
+
+describe('resolveServerSettings', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { resolveServerSettings } = require('../../../../src/llm/mcp/settings');
+  it('takes secret values from their credential slots and lists them for redaction', () => {
+    const r = resolveServerSettings(
+      { transport: 'stdio', command: 'x', args: 'a', env: [{ name: 'TOKEN', secret: true, slot: 2 }, { name: 'MODE', value: 'dev' }, { name: ' ', value: 'skip' }] },
+      { secret2: 'tok-123456' },
+    );
+    assert.deepStrictEqual(r, { transport: { transport: 'stdio', command: 'x', args: 'a', cwd: undefined, env: { TOKEN: 'tok-123456', MODE: 'dev' } }, secrets: ['tok-123456'] });
+  });
+  it('maps http headers; a missing or out-of-range slot gives an empty value', () => {
+    const r = resolveServerSettings(
+      { transport: 'http', url: 'http://127.0.0.1/mcp', headers: [{ name: 'Authorization', secret: true, slot: 0 }, { name: 'X-Bad', secret: true, slot: 99 }] },
+      { secret0: 'Bearer abcdef' },
+    );
+    assert.deepStrictEqual(r, { transport: { transport: 'http', url: 'http://127.0.0.1/mcp', headers: { Authorization: 'Bearer abcdef', 'X-Bad': '' } }, secrets: ['Bearer abcdef'] });
+  });
+});
