@@ -16,6 +16,22 @@
 
   var ESCAPABLE = /[\\`*_\[\]()#+\-.!>~|{}]/;
 
+  /**
+   * Index of the marker that closes emphasis opened before `from`, or -1. A closer is not
+   * preceded by a space, and an underscore closer is not followed by a letter or digit
+   * (so snake_case and __dunder__names stay text).
+   */
+  function findClose(s, marker, from) {
+    var at = s.indexOf(marker, from);
+    while (at !== -1) {
+      var after = s[at + marker.length] || '';
+      var ok = s[at - 1] !== ' ' && !(marker[0] === '_' && /\w/.test(after)) && !(marker.length === 1 && after === marker);
+      if (ok) return at;
+      at = s.indexOf(marker, at + (marker.length === 1 && after === marker ? 2 : 1));
+    }
+    return -1;
+  }
+
   function parseInline(s) {
     var out = [];
     var buf = '';
@@ -41,8 +57,8 @@
           continue;
         }
       }
-      if ((ch === '*' || ch === '_') && s[i + 1] === ch) {
-        var endBold = s.indexOf(ch + ch, i + 2);
+      if ((ch === '*' || ch === '_') && s[i + 1] === ch && !(ch === '_' && /\w/.test(prev))) {
+        var endBold = findClose(s, ch + ch, i + 2);
         if (endBold > i + 2 && s[i + 2] !== ' ') {
           flush();
           out.push({ t: 'b', c: parseInline(s.slice(i + 2, endBold)) });
@@ -51,8 +67,8 @@
         }
       }
       if ((ch === '*' || ch === '_') && s[i + 1] && s[i + 1] !== ' ' && s[i + 1] !== ch && !(ch === '_' && /\w/.test(prev))) {
-        var endIt = s.indexOf(ch, i + 1);
-        if (endIt > i + 1 && s[endIt - 1] !== ' ' && !(ch === '_' && /\w/.test(s[endIt + 1] || ''))) {
+        var endIt = findClose(s, ch, i + 1);
+        if (endIt > i + 1) {
           flush();
           out.push({ t: 'i', c: parseInline(s.slice(i + 1, endIt)) });
           i = endIt + 1;
