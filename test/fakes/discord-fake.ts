@@ -119,6 +119,8 @@ export class FakeDiscord extends EventEmitter {
   /** Every REST request: method, path (after /api/v10), status answered. */
   readonly requests: { method: string; path: string; status: number }[] = [];
   readonly connections: GatewayConnection[] = [];
+  /** Gateway socket opens and closes in order: `open 1`, `close 1`, `open 2` ... (1-based). */
+  readonly gatewayLog: string[] = [];
   heartbeats = 0;
 
   private server!: http.Server;
@@ -298,6 +300,8 @@ export class FakeDiscord extends EventEmitter {
   private onConnection(ws: WebSocket, req: http.IncomingMessage): void {
     const conn: GatewayConnection = { url: req.url ?? '', socket: ws };
     this.connections.push(conn);
+    const n = this.connections.length;
+    this.gatewayLog.push(`open ${n}`);
     ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs }, s: null, t: null }));
     ws.on('message', (raw) => {
       let p: { op: number; d: any };
@@ -311,6 +315,7 @@ export class FakeDiscord extends EventEmitter {
       this.emit('activity');
     });
     ws.on('close', () => {
+      this.gatewayLog.push(`close ${n}`);
       if (this.current === conn) this.current = undefined;
       this.emit('activity');
     });
@@ -445,6 +450,8 @@ export class FakeDiscord extends EventEmitter {
       return reply(200, { url: this.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } });
     }
     if (method === 'GET' && path === '/users/@me') return reply(200, this.bot);
+    const channel = /^\/channels\/(\d+)/.exec(path)?.[1];
+    if (channel && !this.knownChannel(channel)) return reply(404, { message: 'Unknown Channel', code: 10003 });
     if (method === 'POST' && (m = /^\/channels\/(\d+)\/typing$/.exec(path))) {
       this.typing.push(m[1]);
       return reply(204);
@@ -466,6 +473,10 @@ export class FakeDiscord extends EventEmitter {
       return reply(200, msg);
     }
     return reply(404, { message: '404: Not Found', code: 0 });
+  }
+
+  private knownChannel(id: string): boolean {
+    return id === this.channelId || id === this.threadId || [...this.dmChannels.values()].includes(id);
   }
 
   private botMessage(channelId: string, content: string, reference?: { message_id: string }): Record<string, unknown> {

@@ -3,3 +3,4 @@ export * from './connection';
 export * from './failures';
 export * from './inbound';
 export * from './outbound';
+export * from './handle';

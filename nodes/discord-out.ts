@@ -1,0 +1,86 @@
+/**
+ * `clawflow-discord-out`: sends `msg.payload` to the Discord chat named by `msg.chat`. Long
+ * text is split under 2000 characters; streamed partials (`msg.stream`) show "typing" and then
+ * one message edited in place. Discord's rate limits are waited out by discord.js's REST queue
+ * (the bot status says so while they bite). A failed send goes to `done(err)` for Catch nodes.
+ */
+import type { NodeAPI, Node, NodeDef } from 'node-red';
+import { classifyError, DiscordOutbound, type DiscordBotHandle, type DiscordBotUser } from '../src/channels/discord';
+import { requireEnvelope, type StreamInfo } from '../src/envelope';
+
+interface DiscordOutDef extends NodeDef {
+  bot: string;
+  /** Reply-reference the user's message in guild channels (default true). */
+  replyInGuilds?: boolean;
+}
+
+const TYPE = 'clawflow-discord-out';
+/** Minimum ms between two edits of a streamed draft: Discord allows ~5 edits per 5 s per channel. */
+const EDIT_INTERVAL_MS = 1200;
+
+export = function (RED: NodeAPI) {
+  const t = (key: string, subs?: Record<string, unknown>) => RED._(`${TYPE}.${key}`, subs as any);
+
+  function DiscordOutNode(this: Node, config: DiscordOutDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const bot = RED.nodes.getNode(config.bot) as (Node & DiscordBotHandle) | null;
+    const out = new DiscordOutbound({
+      replyInGuilds: config.replyInGuilds !== false,
+      editIntervalMs: EDIT_INTERVAL_MS,
+      onBackgroundError: (err) => node.warn(t('errors.draft', { error: bot ? bot.describe(classifyError(err)) : String(err) })),
+    });
+    const user: DiscordBotUser = { id: node.id, status: (s) => node.status(s) };
+    if (bot && typeof bot.register === 'function') bot.register(user);
+    else node.status({ fill: 'red', shape: 'ring', text: t('status.noBot') });
+
+    node.on('input', (msg: any, _send: unknown, done: (err?: Error) => void) => {
+      let chat;
+      try {
+        if (!bot || typeof bot.register !== 'function') throw new Error(t('errors.noBot'));
+        chat = requireEnvelope(msg.chat);
+        if (chat.channel !== 'discord') throw new Error(t('errors.notDiscord', { channel: chat.channel }));
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      const status = bot.connection.status;
+      const client = bot.connection.discord;
+      if (!client || !status.botId) {
+        done(new Error(t('errors.notConnected', { state: bot.statusObject().text })));
+        return;
+      }
+      if (chat.account && chat.account !== status.botId) {
+        done(new Error(t('errors.otherBot', { account: chat.account, bot: status.botName })));
+        return;
+      }
+      const stream: StreamInfo | undefined = msg.stream && typeof msg.stream === 'object' && typeof msg.stream.id === 'string' ? msg.stream : undefined;
+      const payload = msg.payload;
+      if (payload !== undefined && payload !== null && typeof payload === 'object') {
+        done(new Error(t('errors.payload', { type: Array.isArray(payload) ? 'array' : 'object' })));
+        return;
+      }
+      const text = payload === undefined || payload === null ? '' : String(payload);
+      if (!stream && !text.trim()) {
+        done(new Error(t('errors.empty')));
+        return;
+      }
+      out.deliver(client.rest, chat, text, stream).then(
+        () => done(),
+        (err: unknown) => {
+          const failure = classifyError(err);
+          node.status({ fill: 'red', shape: 'ring', text: t(`status.failed`, { kind: failure.kind }) });
+          done(new Error(bot.describe(failure)));
+        },
+      );
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      out.close();
+      bot?.deregister?.(user);
+      done();
+    });
+  }
+
+  RED.nodes.registerType(TYPE, DiscordOutNode);
+};
