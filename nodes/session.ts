@@ -65,13 +65,15 @@ export = function (RED: NodeAPI) {
     }
 
     node.on('input', (msg: Msg, send, done) => {
-      const gw = provider?.gateway;
-      if (!provider || !gw) {
-        done(new Error(provider?.gatewayError?.message ?? t('errors.noConfig')));
+      if (!provider) {
+        done(new Error(t('errors.noConfig')));
         return;
       }
       const text = typeof msg.payload === 'string' ? msg.payload : undefined;
-      gw.submit(msg.chat, text, { origin: node.id }).then(
+      provider
+        .whenReady()
+        .then((gw) => gw.submit(msg.chat, text, { origin: node.id }))
+        .then(
         (r) => {
           if (r.status === 'accepted') {
             live.set(r.id, msg);

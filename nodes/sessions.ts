@@ -72,7 +72,6 @@ export = function (RED: NodeAPI) {
     let store: SessionStore | undefined;
     let gateway: Gateway | undefined;
     let gatewayError: Error | undefined;
-    let started = false;
     let startTimer: NodeJS.Timeout | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
     const offs: (() => void)[] = [];
@@ -149,23 +148,38 @@ export = function (RED: NodeAPI) {
       return custom && custom.trim() ? custom : t(`reply.${reason}`);
     };
 
+    let opened: Promise<Gateway> | undefined;
+    /** Open the store and start running turns (once). */
+    function start(): Promise<Gateway> {
+      if (!gateway) return Promise.reject(gatewayError ?? new Error(t('errors.noStore')));
+      if (startTimer) clearTimeout(startTimer);
+      startTimer = undefined;
+      if (!opened) {
+        const gw = gateway;
+        opened = gw.start().then(
+          (r) => {
+            if (r.waiting) node.log(t('log.resumed', { waiting: r.waiting, requeued: r.requeued }));
+            flushStatus();
+            return gw;
+          },
+          (err: Error) => {
+            const e = new Error(t('errors.open', { message: err.message }));
+            node.error(e.message);
+            throw e;
+          },
+        );
+      }
+      return opened;
+    }
+    node.whenReady = start;
+
     node.register = (user: GatewayUser) => {
       users.set(user.id, user);
       if (gateway) user.showStats(gateway.stats());
       // Start once every node of this deploy had the chance to register, so that a turn
       // recovered from the store goes to the node that accepted its message.
-      if (!started && gateway && !startTimer) {
-        startTimer = setTimeout(() => {
-          startTimer = undefined;
-          started = true;
-          gateway!.start().then(
-            (r) => {
-              if (r.waiting) node.log(t('log.resumed', { waiting: r.waiting, requeued: r.requeued }));
-              flushStatus();
-            },
-            (err: Error) => node.error(t('errors.open', { message: err.message })),
-          );
-        }, 0);
+      if (!opened && gateway && !startTimer) {
+        startTimer = setTimeout(() => void start().catch(() => undefined), 0);
       }
     };
 

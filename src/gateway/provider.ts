@@ -21,6 +21,11 @@ export interface GatewayProvider {
   /** The gateway, or undefined when the configuration is invalid (see `gatewayError`). */
   readonly gateway: Gateway | undefined;
   readonly gatewayError: Error | undefined;
+  /**
+   * The gateway once its store is open (started now if it was not yet). Rejects with the
+   * configuration or store error.
+   */
+  whenReady(): Promise<Gateway>;
   /** A key-value namespace in the same store family as the sessions (file dir, memory, Redis). */
   kvStore(namespace: string): KeyValueStore;
   /** The ready reply for a refused message or a reset (`busy`, `session_busy`, `closed`, `session_reset`). */
