@@ -10,6 +10,7 @@
  * - `whoami {}`              -> the env var FAKE_MCP_SECRET, the cwd and the pid (stdio checks)
  * - `crash {code?}`          -> the process exits (stdio) / `onCrash` is called (HTTP)
  * - `secret.tool {}`         -> a name with a dot: the client must make it a valid tool name
+ * - `grow {}`                -> adds a tool `grown` (the SDK sends notifications/tools/list_changed)
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -88,6 +89,17 @@ export function buildFakeMcpServer(opts: FakeToolsOptions = {}): McpServer {
     count('secret.tool');
     return { content: [{ type: 'text', text: 'dotted name works' }] };
   });
+
+  server.registerTool('grow', { description: 'Add a tool at runtime' }, async () => {
+    count('grow');
+    // Registering on a connected server makes the SDK send tools/list_changed.
+    if (!grown) {
+      grown = true;
+      server.registerTool('grown', { description: 'Added by grow' }, async () => ({ content: [{ type: 'text', text: 'grown' }] }));
+    }
+    return { content: [{ type: 'text', text: 'grew' }] };
+  });
+  let grown = false;
 
   return server;
 }

@@ -51,11 +51,11 @@ describe('clawflow-mcp-server node', function () {
     const n = helper.getNode('m1');
     const user = statusUser();
     n.register(user);
-    await eventually(() => /connected, 7 tools/.test(user.last()?.text ?? ''), 10_000, 'connected status');
+    await eventually(() => /connected, 8 tools/.test(user.last()?.text ?? ''), 10_000, 'connected status');
     assert.deepStrictEqual({ fill: user.last().fill, shape: user.last().shape }, { fill: 'green', shape: 'dot' });
     const res = await helper.request().get('/clawflow/mcp/m1/tools').expect(200);
     assert.strictEqual(res.body.state, 'ready');
-    assert.deepStrictEqual(res.body.tools.map((t: any) => t.name).sort(), ['add', 'crash', 'echo', 'fail', 'hang', 'secret_tool', 'whoami']);
+    assert.deepStrictEqual(res.body.tools.map((t: any) => t.name).sort(), ['add', 'crash', 'echo', 'fail', 'grow', 'hang', 'secret_tool', 'whoami']);
     const echo = res.body.tools.find((t: any) => t.name === 'echo');
     assert.strictEqual(echo.description, 'Echo the text back');
     assert.deepStrictEqual(echo.inputSchema.required, ['text']);
@@ -94,7 +94,7 @@ describe('clawflow-mcp-server node', function () {
       const failing = statusUser();
       helper.getNode('h1').register(good);
       helper.getNode('h2').register(failing);
-      await eventually(() => /connected, 7 tools/.test(good.last()?.text ?? ''), 10_000, 'connected');
+      await eventually(() => /connected, 8 tools/.test(good.last()?.text ?? ''), 10_000, 'connected');
       await eventually(() => failing.last()?.fill === 'red', 10_000, 'error status');
       assert.match(failing.last().text, /^error: .*(refused|401)/);
       for (const s of failing.seen) assert.ok(!JSON.stringify(s).includes(TOKEN));
@@ -119,7 +119,7 @@ describe('clawflow-mcp-server node', function () {
     assert.strictEqual(r.isError, true);
     await eventually(() => user.seen.some((s) => /^reconnecting/.test(s.text)), 5000, 'reconnecting status');
     await eventually(() => n.connection.state === 'ready' && n.connection.pid !== pid, 15_000, 'reconnected');
-    assert.match(user.last().text, /connected, 7 tools/);
+    assert.match(user.last().text, /connected, 8 tools/);
     assert.strictEqual(pidAlive(pid), false);
   });
 

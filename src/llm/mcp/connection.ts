@@ -243,7 +243,6 @@ export class McpConnection extends EventEmitter {
       if (gen !== this.generation) return;
       this._tools = tools;
       this.emit('tools', tools);
-      this.emit('state', this._state, null);
     } catch (err) {
       this.lost(gen, this.clean(err));
     }

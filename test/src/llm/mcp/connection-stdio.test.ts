@@ -27,7 +27,7 @@ describe('McpConnection over stdio (loopback SDK server)', function () {
 
   it('lists the tools with model-safe names and schemas', () => {
     const tools = toolSource(conn).listTools();
-    assert.deepStrictEqual(tools.map((t) => t.name).sort(), ['add', 'crash', 'echo', 'fail', 'hang', 'secret_tool', 'whoami']);
+    assert.deepStrictEqual(tools.map((t) => t.name).sort(), ['add', 'crash', 'echo', 'fail', 'grow', 'hang', 'secret_tool', 'whoami']);
     const echo = tools.find((t) => t.name === 'echo')!;
     assert.strictEqual(echo.source, 'mcp:fake');
     assert.strictEqual(echo.description, 'Echo the text back');
@@ -78,6 +78,14 @@ describe('McpConnection over stdio (loopback SDK server)', function () {
     conn.off('call', on);
     assert.strictEqual(seen.length, 1);
     assert.deepStrictEqual({ ...seen[0], ms: 0 }, { server: 'fake', tool: 'add', mcpName: 'add', args: { a: 1, b: 1 }, result: { content: '2\n{"sum":2}', structured: { sum: 2 } }, ms: 0 });
+  });
+
+  it('refreshes the tool list when the server says it changed', async () => {
+    const changed = new Promise<any[]>((resolve) => conn.once('tools', resolve));
+    assert.deepStrictEqual(await run(conn, 'grow'), { content: 'grew' });
+    const tools = await changed;
+    assert.ok(tools.some((t) => t.name === 'grown'));
+    assert.deepStrictEqual(await run(conn, 'grown'), { content: 'grown' });
   });
 
   it('reconnects after the server crashes; the call in flight gets an error result', async () => {
