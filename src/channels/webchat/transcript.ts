@@ -54,8 +54,8 @@ export class FileTranscriptStore implements TranscriptStore {
     return readJsonLines<WebchatEvent>(file, () => this.onTorn?.(file));
   }
 
-  append(peerId: string, event: WebchatEvent): Promise<void> {
-    return appendLineDurable(this.file(peerId), JSON.stringify(event));
+  async append(peerId: string, event: WebchatEvent): Promise<void> {
+    await appendLineDurable(this.file(peerId), JSON.stringify(event));
   }
 
   async rewrite(peerId: string, events: WebchatEvent[]): Promise<void> {
