@@ -172,7 +172,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     for (const fn of [...listeners]) fn();
   };
   const newMessageId = (chatId: number) => {
-    const n = (nextMessageId.get(chatId) ?? 1) + 0;
+    const n = nextMessageId.get(chatId) ?? 1;
     nextMessageId.set(chatId, n + 1);
     return n;
   };
