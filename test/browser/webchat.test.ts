@@ -193,7 +193,10 @@ describe('webchat page in Chromium', function () {
     await type('echo nice, no setup at all');
     await page.waitForSelector('#log .msg.bot >> text=nice, no setup at all');
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-    const file = path.resolve(__dirname, '..', '..', 'docs', 'images', 'webchat.png');
+    // CLAWFLOW_SCREENSHOTS=1 refreshes the README image; otherwise the shot goes to a temp dir.
+    const file = process.env.CLAWFLOW_SCREENSHOTS === '1'
+      ? path.resolve(__dirname, '..', '..', 'docs', 'images', 'webchat.png')
+      : path.join(profile, 'webchat.png');
     await page.screenshot({ path: file });
     assert.ok(fs.statSync(file).size > 10_000);
   });
