@@ -6,7 +6,7 @@
  *   can never break the markup. Unclosed markers (a streamed draft) stay literal text.
  * - `html`: Telegram HTML written by the flow author, sent as is.
  * `plainFallback` is what to send when Telegram still rejects the markup.
- * See docs/decisions/0051-telegram-formatting.md.
+ * See docs/decisions/0050-telegram-own-polling-loop.md (formatting).
  */
 import type { ReplyFormat } from '../../envelope';
 
