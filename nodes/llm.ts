@@ -155,6 +155,7 @@ export = function (RED: NodeAPI) {
         toolTimeoutMs: (num(config.toolTimeout, 60) as number) * 1000,
         approvalTimeoutMs: (num(config.approvalTimeout, 600) as number) * 1000,
         signal,
+        turnId,
         hooks: {
           onText: partial,
           dispatchPortCall: (c) => {

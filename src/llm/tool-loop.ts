@@ -14,6 +14,7 @@ import { LlmError } from './errors';
 import { DEFAULT_RETRY, RetryPolicy, withRetry } from './retry';
 import { checkArguments, compileToolSchema } from './validate';
 import { waitExternal } from './pending';
+import { takeSteer } from '../turn-steering';
 
 /** A tool whose calls leave the llm node on an output port. */
 export interface PortTool {
@@ -97,6 +98,8 @@ export interface TurnOptions {
   /** How long a held call waits for approval (default 10 min). */
   approvalTimeoutMs?: number;
   signal: AbortSignal;
+  /** The session turn this runs (msg.session.turnId): steering messages for it join at tool-call boundaries. */
+  turnId?: string;
   retry?: RetryPolicy;
   hooks?: TurnHooks;
 }
@@ -194,6 +197,12 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
     const results = await Promise.all(res.toolCalls.map((call) => runCall(call, iteration)));
     toolCallsRun += res.toolCalls.length;
     res.toolCalls.forEach((call, i) => pushResult(call, results[i]));
+    // Queue mode `steer`: what the user sent meanwhile is read before the model continues.
+    for (const text of opts.turnId ? takeSteer(opts.turnId) : []) {
+      const steer: ConvMessage = { role: 'user', content: text };
+      conv.push(steer);
+      added.push(steer);
+    }
 
     // --- helpers bound to this iteration's closure ---
     async function completeWithFailover(iter: number): Promise<{ result: Completion; choice: ProviderChoice }> {
