@@ -3,17 +3,22 @@
  * from the session gateway, or msg.payload), runs the tool loop of src/llm/tool-loop.ts and
  * maps it onto ports:
  *   1 reply (streamed partials + final, docs/decisions/0001), 2 error (apology),
- *   [approval requests, when a tool needs approval], then one port per tool.
+ *   [approval requests, when a tool needs approval], then one port per tool,
+ *   [MCP audit, when enabled] (src/llm/ports.ts, docs/decisions/0100).
+ * MCP server config nodes supply in-process tools, filtered by the node's allowlist; their
+ * state is shown on this node's status next to its own.
  */
-import type { NodeAPI, Node, NodeDef } from 'node-red';
+import type { NodeAPI, Node, NodeDef, NodeStatus } from 'node-red';
 import { randomUUID } from 'crypto';
-import { runTurn, PortTool, ProviderChoice, TurnResult } from '../src/llm/tool-loop';
+import { runTurn, PortTool, ProviderChoice, TurnResult, type ToolEvent } from '../src/llm/tool-loop';
 import { conversationFromMsg } from '../src/llm/conversation';
 import { compileToolSchema } from '../src/llm/validate';
 import { LlmError } from '../src/llm/errors';
 import { turnSignal } from '../src/turn-signals';
 import { portLayout, ToolConfig } from '../src/llm/ports';
-import type { InProcessTool, ToolSource } from '../src/llm/tool-types';
+import { isMcpServerHandle, selectTools, type McpServerHandle, type StatusTarget } from '../src/llm/mcp';
+import { mcpSummary } from '../src/llm/mcp/summary';
+import type { InProcessTool } from '../src/llm/tool-types';
 import type { ProviderSettings, Provider } from '../src/llm/types';
 
 /** What this node uses of a clawflow-llm-provider config node. */
@@ -38,7 +43,10 @@ interface LlmDef extends NodeDef {
   apologyText?: string;
   mcpServers?: string[];
   mcpTools?: string[];
+  mcpAudit?: boolean;
 }
+
+type Status = NodeStatus;
 
 const num = (v: unknown, dflt: number | undefined): number | undefined => {
   if (v === '' || v === undefined || v === null) return dflt;
@@ -51,7 +59,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const t = (k: string, o?: object) => RED._(`clawflow-llm.${k}`, o as any);
-    const layout = portLayout(config.tools ?? []);
+    const layout = portLayout(config.tools ?? [], { mcpAudit: !!config.mcpAudit });
     const running = new Set<AbortController>();
     let active = 0;
 
@@ -67,8 +75,7 @@ export = function (RED: NodeAPI) {
         configError = (err as Error).message;
       }
     }
-    if (!layout.errors.length && !configError) node.status({});
-    else {
+    if (layout.errors.length || configError) {
       configError = configError ?? layout.errors.join('; ');
       node.error(t('errors.config', { error: configError }));
       node.status({ fill: 'red', shape: 'ring', text: t('status.configError') });
@@ -90,22 +97,66 @@ export = function (RED: NodeAPI) {
       return out;
     }
 
-    function mcpTools(): InProcessTool[] {
-      const allow = new Set((config.mcpTools ?? []).filter(Boolean));
-      if (!allow.size) return [];
-      const out: InProcessTool[] = [];
-      for (const id of config.mcpServers ?? []) {
-        const src = RED.nodes.getNode(id) as (Node & { toolSource?: () => ToolSource }) | null;
-        if (!src || typeof src.toolSource !== 'function') continue;
-        for (const tool of src.toolSource().listTools()) if (allow.has(tool.name)) out.push(tool);
-      }
-      return out;
+    // --- MCP servers: tools, allowlist warnings, status ---------------------------------
+    const allow = (config.mcpTools ?? []).map((x) => String(x).trim()).filter(Boolean);
+    const servers: McpServerHandle[] = [];
+    const warned = new Set<string>();
+    const warnOnce = (key: string, text: string) => {
+      if (warned.has(key)) return;
+      warned.add(key);
+      node.warn(text);
+    };
+    let closed = false;
+    /** Registered with each server: its state changes re-render this node's status. */
+    const mcpWatcher: StatusTarget = { status: () => mcpChanged() };
+    for (const id of config.mcpServers ?? []) {
+      if (!id) continue;
+      const h = RED.nodes.getNode(id);
+      if (isMcpServerHandle(h)) servers.push(h);
+      else warnOnce(`server:${id}`, t('errors.mcpServerMissing', { id }));
     }
 
-    const setStatus = () => {
-      if (configError) return;
-      node.status(active ? { fill: 'blue', shape: 'dot', text: t('status.running', { n: active }) } : {});
+    /** The allowlisted MCP tools offered now. Reports names nobody offers, once per deploy. */
+    function mcpTools(): InProcessTool[] {
+      if (!allow.length) return [];
+      const sel = selectTools(servers.map((h) => h.toolSource()), allow);
+      // Only servers that are up can tell that a name is missing; a down one shows on the status.
+      if (servers.every((h) => h.connection.state === 'ready')) {
+        for (const name of sel.missing) warnOnce(`missing:${name}`, t('errors.mcpToolMissing', { name }));
+      }
+      for (const name of sel.duplicates) warnOnce(`dup:${name}`, t('errors.mcpToolDuplicate', { name }));
+      return sel.tools;
+    }
+
+    function mcpChanged() {
+      if (closed) return;
+      render(); // also reports missing names as soon as the tools are known
+    }
+
+    // --- status: this node's own state first, then what the MCP servers add -----------
+    /** Set while turns run (waiting for a tool, for approval, retrying). */
+    let busy: Status | null = null;
+    /** How the last turn ended when it did not answer; shown while idle until the next turn. */
+    let outcome: Status | null = null;
+    function render() {
+      if (configError || closed) return;
+      const base = active ? busy ?? { fill: 'blue', shape: 'dot', text: t('status.running', { n: active }) } : outcome;
+      const offered = mcpTools().length;
+      const m = servers.length ? mcpSummary(servers.map((h) => ({ name: h.connection.name, state: h.connection.state })), offered) : null;
+      if (!m) return node.status(base ?? {});
+      const mcpText = m.problem
+        ? t('status.mcpProblem', { name: m.problem.name, state: t(`status.mcpState.${m.problem.state}`), more: m.more ? ` (+${m.more})` : '' })
+        : t('status.mcpReady', { servers: m.servers, tools: m.tools });
+      if (base) return node.status({ ...base, text: m.problem ? `${base.text} · ${mcpText}` : base.text });
+      node.status(m.problem ? { fill: m.fill, shape: 'ring', text: mcpText } : { fill: 'green', shape: 'dot', text: `${t('status.ready')} · ${mcpText}` });
+    }
+    const show = (st: Status | null) => {
+      busy = st;
+      render();
     };
+
+    for (const h of servers) h.register(mcpWatcher);
+    render();
 
     node.on('input', (msg: any, send: (m: any) => void, done: (err?: Error) => void) => {
       if (configError) return done(new Error(t('errors.config', { error: configError })));
@@ -134,7 +185,8 @@ export = function (RED: NodeAPI) {
         out(0, { ...msg, payload: text, stream: { id: streamId, seq: seq++, delta, done: false } });
       };
       active++;
-      setStatus();
+      outcome = null;
+      render();
       partial('', ''); // "typing"
 
       let choices: ProviderChoice[];
@@ -164,7 +216,7 @@ export = function (RED: NodeAPI) {
             m.payload = c.args;
             m.toolCall = { id: c.handle, name: c.tool, callId: c.callId, iteration: c.iteration };
             m.topic = c.tool;
-            node.status({ fill: 'blue', shape: 'ring', text: t('status.tool', { name: c.tool }) });
+            show({ fill: 'blue', shape: 'ring', text: t('status.tool', { name: c.tool }) });
             out(layout.toolPort(c.tool), m);
           },
           requestApproval: layout.approvalPort === undefined ? undefined : (r) => {
@@ -173,12 +225,30 @@ export = function (RED: NodeAPI) {
             m.payload = r.args;
             m.toolCall = { id: r.handle, name: r.tool, callId: r.callId, iteration: r.iteration, approval: true };
             m.topic = r.tool;
-            node.status({ fill: 'yellow', shape: 'ring', text: t('status.approval', { name: r.tool }) });
+            show({ fill: 'yellow', shape: 'ring', text: t('status.approval', { name: r.tool }) });
             out(layout.approvalPort as number, m);
           },
           onRetry: (e, attempt, delay) => {
-            node.status({ fill: 'yellow', shape: 'ring', text: t('status.retrying', { kind: e.status ?? e.kind, attempt, s: Math.ceil(delay / 1000) }) });
+            show({ fill: 'yellow', shape: 'ring', text: t('status.retrying', { kind: e.status ?? e.kind, attempt, s: Math.ceil(delay / 1000) }) });
             node.warn(t('status.retryLog', { error: e.message, attempt }));
+          },
+          onToolEvent: (ev: ToolEvent) => {
+            if (!ev.source.startsWith('mcp:')) return;
+            if (ev.phase === 'call') return show({ fill: 'blue', shape: 'ring', text: t('status.mcpTool', { name: ev.tool }) });
+            show(null);
+            if (layout.auditPort === undefined) return;
+            // A copy of what the model got, per call of this turn (not the server's shared 'call'
+            // event, which would mix in other llm nodes' calls).
+            const server = ev.source.slice('mcp:'.length);
+            const info = servers.find((h) => h.connection.name === server)?.connection.tools.find((x) => x.name === ev.tool);
+            const m = RED.util.cloneMessage(msg);
+            delete m.stream;
+            const result: Record<string, unknown> = { content: ev.result.content, isError: !!ev.result.isError };
+            if (ev.result.structured !== undefined) result.structured = ev.result.structured;
+            m.payload = { server, tool: ev.tool, mcpName: info?.mcpName ?? ev.tool, args: ev.args ?? null, result, ms: ev.ms };
+            m.toolCall = { name: ev.tool, callId: ev.callId, iteration: ev.iteration, source: ev.source, audit: true };
+            m.topic = ev.tool;
+            out(layout.auditPort, m);
           },
           onFailover: (e, next) => {
             node.warn(t('status.failover', { error: e.message, next: next.label ?? next.provider.name }));
@@ -198,7 +268,8 @@ export = function (RED: NodeAPI) {
         (err: LlmError) =>
           finish(() => {
             if (err.kind === 'aborted') {
-              node.status({ fill: 'grey', shape: 'ring', text: t('status.aborted') });
+              outcome = { fill: 'grey', shape: 'ring', text: t('status.aborted') };
+              render();
               return done();
             }
             fail(err, true);
@@ -208,12 +279,16 @@ export = function (RED: NodeAPI) {
       function finish(fn: () => void) {
         running.delete(ctl);
         active--;
-        setStatus();
+        if (!active) busy = null;
+        render();
         fn();
       }
 
       function fail(err: Error, sendApology: boolean) {
-        if (!configError) node.status({ fill: 'red', shape: 'dot', text: t('status.failed', { kind: (err as LlmError).kind ?? 'input' }) });
+        if (!configError) {
+          outcome = { fill: 'red', shape: 'dot', text: t('status.failed', { kind: (err as LlmError).kind ?? 'input' }) };
+          render();
+        }
         if (sendApology && config.apology !== false) {
           const m: any = { ...msg };
           delete m.stream;
@@ -227,6 +302,8 @@ export = function (RED: NodeAPI) {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      for (const h of servers) h.deregister(mcpWatcher);
       for (const c of running) c.abort(new Error('node closed (redeploy)'));
       running.clear();
       done();

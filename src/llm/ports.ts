@@ -1,7 +1,9 @@
 /**
  * The output ports of the llm node, computed the same way in the runtime (here) and in the
- * editor (nodes/llm.html mirrors it): 1 reply, 2 error, then an approval port if any tool
- * needs approval, then one port per tool in the order they are listed.
+ * editor (nodes/llm.html mirrors it, test/nodes/llm-ports.test.ts checks both agree):
+ * 1 reply, 2 error, then an approval port if any tool needs approval, then one port per tool
+ * in the order they are listed, then the MCP audit port when that option is on. The audit port
+ * is last so that switching it on or off never moves another port (docs/decisions/0100).
  */
 
 /** A tool as configured in the llm node's editor. */
@@ -23,9 +25,17 @@ export interface NormalisedTool {
   timeoutMs?: number;
 }
 
+/** Node options that add ports besides the tools. */
+export interface PortOptions {
+  /** Add the "MCP audit" port (a copy of every MCP tool call and its result). */
+  mcpAudit?: boolean;
+}
+
 export interface PortLayout {
   outputs: number;
   approvalPort?: number;
+  /** 0-based index of the MCP audit port, when the option is on. */
+  auditPort?: number;
   tools: NormalisedTool[];
   /** Problems with the tool list (bad names, duplicates, unparsable schemas). */
   errors: string[];
@@ -35,7 +45,7 @@ export interface PortLayout {
 export const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** Work out ports and normalised tools from the node's tool list. */
-export function portLayout(tools: ToolConfig[]): PortLayout {
+export function portLayout(tools: ToolConfig[], opts: PortOptions = {}): PortLayout {
   const errors: string[] = [];
   const norm: NormalisedTool[] = [];
   const seen = new Set<string>();
@@ -67,9 +77,11 @@ export function portLayout(tools: ToolConfig[]): PortLayout {
   const approvalPort = norm.some((t) => t.approval) ? 2 : undefined;
   const first = approvalPort === undefined ? 2 : 3;
   const index = new Map(norm.map((t, i) => [t.name, first + i]));
+  const auditPort = opts.mcpAudit ? first + norm.length : undefined;
   return {
-    outputs: first + norm.length,
+    outputs: first + norm.length + (auditPort === undefined ? 0 : 1),
     approvalPort,
+    auditPort,
     tools: norm,
     errors,
     toolPort: (name) => index.get(name) ?? -1,

@@ -64,7 +64,18 @@ export interface ApprovalRequest {
  */
 export type ToolEvent =
   | { phase: 'call'; tool: string; source: string; callId: string; args: Record<string, unknown>; iteration: number }
-  | { phase: 'result'; tool: string; source: string; callId: string; result: ToolResult; iteration: number };
+  | {
+      phase: 'result';
+      tool: string;
+      source: string;
+      callId: string;
+      result: ToolResult;
+      iteration: number;
+      /** The validated arguments; absent when the call never got that far (bad arguments). */
+      args?: Record<string, unknown>;
+      /** From the `call` event to the result (0 when the call was refused before running). */
+      ms: number;
+    };
 
 export interface TurnHooks {
   /** Streamed text: `delta` is new text, `text` the whole reply so far (may shrink on a retry). */
@@ -299,9 +310,10 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
   async function runCall(call: ModelToolCall, iteration: number): Promise<ToolResult> {
     const entry = tools.get(call.name);
     const source = entry?.kind === 'inproc' ? entry.tool.source : 'port';
-    const finish = (result: ToolResult, args: Record<string, unknown> = {}) => {
-      void args;
-      hooks.onToolEvent?.({ phase: 'result', tool: call.name, source, callId: call.id, result, iteration });
+    let started = 0;
+    const finish = (result: ToolResult, args?: Record<string, unknown>) => {
+      const ms = started ? Date.now() - started : 0;
+      hooks.onToolEvent?.({ phase: 'result', tool: call.name, source, callId: call.id, result, iteration, args, ms });
       return result;
     };
     if (!entry) {
@@ -312,23 +324,24 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
     const checked = checkArguments(def, call.arguments);
     if (!checked.ok) return finish({ content: `Error: ${checked.error}`, isError: true });
     const args = checked.args;
+    started = Date.now();
     hooks.onToolEvent?.({ phase: 'call', tool: call.name, source, callId: call.id, args, iteration });
 
     if (entry.kind === 'port' && entry.tool.needsApproval) {
-      if (!hooks.requestApproval) return finish({ content: `Error: ${call.name} needs approval and nobody can approve it here.`, isError: true });
+      if (!hooks.requestApproval) return finish({ content: `Error: ${call.name} needs approval and nobody can approve it here.`, isError: true }, args);
       const wait = waitExternal('approval', call.name, opts.approvalTimeoutMs ?? 600_000, opts.signal);
       hooks.requestApproval({ handle: wait.id, callId: call.id, tool: call.name, args, iteration });
       const o = await wait.outcome;
-      if (o.status === 'aborted') return finish({ content: 'Error: the turn was cancelled.', isError: true });
-      if (o.status === 'timeout') return finish({ content: `Error: nobody approved the call to ${call.name} in time; it was not run.`, isError: true });
+      if (o.status === 'aborted') return finish({ content: 'Error: the turn was cancelled.', isError: true }, args);
+      if (o.status === 'timeout') return finish({ content: `Error: nobody approved the call to ${call.name} in time; it was not run.`, isError: true }, args);
       if (o.status === 'approval' && !o.approved) {
-        return finish({ content: `Error: the user denied the call to ${call.name}${o.reason ? `: ${o.reason}` : ''}. It was not run.`, isError: true });
+        return finish({ content: `Error: the user denied the call to ${call.name}${o.reason ? `: ${o.reason}` : ''}. It was not run.`, isError: true }, args);
       }
     }
 
     const timeoutMs = (entry.kind === 'port' ? entry.tool.timeoutMs : undefined) ?? toolTimeout;
     if (entry.kind === 'port') {
-      if (!hooks.dispatchPortCall) return finish({ content: `Error: ${call.name} cannot be called here.`, isError: true });
+      if (!hooks.dispatchPortCall) return finish({ content: `Error: ${call.name} cannot be called here.`, isError: true }, args);
       const wait = waitExternal('result', call.name, timeoutMs, opts.signal);
       try {
         hooks.dispatchPortCall({ handle: wait.id, callId: call.id, tool: call.name, args, iteration });
@@ -339,9 +352,9 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
       const o = await wait.outcome;
       if (o.status === 'result') return finish(o.result, args);
       if (o.status === 'timeout') {
-        return finish({ content: `Error: the tool ${call.name} did not answer within ${Math.round(timeoutMs / 1000)} s (timeout). Its result is unknown.`, isError: true });
+        return finish({ content: `Error: the tool ${call.name} did not answer within ${Math.round(timeoutMs / 1000)} s (timeout). Its result is unknown.`, isError: true }, args);
       }
-      return finish({ content: 'Error: the turn was cancelled.', isError: true });
+      return finish({ content: 'Error: the turn was cancelled.', isError: true }, args);
     }
     return finish(await runInProcess(entry.tool, args, timeoutMs), args);
   }
