@@ -13,6 +13,7 @@ const specs = [
   'test/node-red-5.test.ts',
   'test/package/**/*.test.ts',
   'test/browser/**/*.test.ts',
+  'test/e2e/**/*.test.ts',
 ];
 const mocha = require.resolve('mocha/bin/mocha.js', { paths: [root] });
 const res = spawnSync(process.execPath, [mocha, ...specs, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
