@@ -62,9 +62,12 @@ export = function (RED: NodeAPI) {
       const reply = typeof msg.payload === 'string' ? msg.payload : undefined;
       gw.endTurn(
         { key: s.key, turnId: s.turnId, fence: s.fence },
-        { reply, error, context: s.context && typeof s.context === 'object' ? s.context : undefined },
+        { reply, error, context: s.context && typeof s.context === 'object' ? s.context : undefined, usage: msg.usage },
       ).then(
-        (r) => {
+        async (r) => {
+          // The session's running token total beside this turn's usage (msg.usage.session).
+          const total = await gw.sessionUsage(s.key).catch(() => undefined);
+          if (total) msg.usage = { ...(msg.usage && typeof msg.usage === 'object' ? msg.usage : {}), session: total };
           if (r === 'stale') {
             stale++;
             node.warn(t('warn.stale', { key: s.key }));

@@ -6,6 +6,8 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { GatewayProvider, GatewayStats, Turn } from '../src/gateway';
+import { groupContextOf } from '../src/gateway/group-context';
+import type { ChatEnvelope } from '../src/envelope';
 
 const TYPE = 'clawflow-session';
 
@@ -42,17 +44,40 @@ export = function (RED: NodeAPI) {
           context: turn.context,
           configId: provider!.id,
         };
-        node.send([msg, null]);
+        // One short line in the chat when older history was summarised (if the notice is on).
+        const notice = turn.compacted ? provider!.replyText('compacted') : '';
+        const noticeMsg = notice
+          ? { _msgid: RED.util.generateId(), chat: turn.chat, payload: notice, reason: 'compacted', compacted: turn.compacted, session: { key: turn.key, configId: provider!.id } }
+          : null;
+        node.send([msg, noticeMsg]);
       },
       showStats(s: GatewayStats): void {
+        const counts = t('status.counts', { active: s.active, waiting: s.waiting });
+        const extra = [
+          ...(s.tokens ? [t('status.tokens', { tokens: s.tokens })] : []),
+          ...(s.budgetDropped ? [t('status.dropped', { dropped: s.budgetDropped })] : []),
+        ];
         node.status({
           fill: s.active ? 'green' : 'grey',
           shape: s.waiting ? 'ring' : 'dot',
-          text: t('status.counts', { active: s.active, waiting: s.waiting }),
+          text: [counts, ...extra].join(', '),
         });
       },
-      leaseExpired(key: string, leaseMs: number): void {
+      leaseExpired(key: string, leaseMs: number, chat?: ChatEnvelope, turnId?: string): void {
         node.warn(t('warn.leaseExpired', { key, seconds: Math.round(leaseMs / 1000) }));
+        // The watchdog: the user is told, with a ready apology, instead of waiting forever.
+        if (chat) {
+          node.send([
+            null,
+            {
+              _msgid: RED.util.generateId(),
+              chat,
+              payload: provider!.replyText('turn_expired'),
+              reason: 'turn_expired',
+              session: { key, turnId, configId: provider!.id },
+            },
+          ]);
+        }
       },
     };
 
@@ -72,19 +97,46 @@ export = function (RED: NodeAPI) {
       const text = typeof msg.payload === 'string' ? msg.payload : undefined;
       provider
         .whenReady()
-        .then((gw) => gw.submit(msg.chat, text, { origin: node.id }))
+        .then((gw) => gw.submit(msg.chat, text, { origin: node.id, groupContext: groupContextOf(msg) }))
         .then(
         (r) => {
           if (r.status === 'accepted') {
+            // A steered message reached the running turn: its reply answers it, no msg leaves.
             live.set(r.id, msg);
-          } else {
-            const reason = r.status === 'reset' ? 'session_reset' : r.reason;
-            msg.userText = text ?? msg.chat?.text;
-            msg.reason = reason;
-            msg.payload = provider.replyText(reason);
-            msg.session = { key: r.key, configId: provider.id };
-            send([null, msg]);
+            done();
+            return;
           }
+          let reason: string;
+          let reply: string;
+          if (r.status === 'reset') {
+            reason = 'session_reset';
+            reply = provider.replyText(reason);
+          } else if (r.status === 'queue_mode') {
+            reason = 'queue_mode';
+            reply = provider.replyText(reason, { mode: r.mode });
+            msg.queueMode = r.mode;
+          } else if (r.status === 'compacted') {
+            reason = 'compacted';
+            msg.compacted = { entries: r.entries, ...(r.error ? { error: r.error } : {}) };
+            reply = r.error
+              ? t('reply.compactFailed')
+              : r.entries
+                ? provider.replyText('compacted') || t('reply.compactDone', { entries: r.entries })
+                : t('reply.compactNothing');
+          } else {
+            reason = r.reason;
+            if (r.reason === 'budget_exceeded' && !r.notify) {
+              // Told once today already: drop silently (counted in the status).
+              done();
+              return;
+            }
+            reply = provider.replyText(reason);
+          }
+          msg.userText = text ?? msg.chat?.text;
+          msg.reason = reason;
+          msg.payload = reply;
+          msg.session = { key: r.key, configId: provider.id };
+          send([null, msg]);
           done();
         },
         (err: Error) => done(err),

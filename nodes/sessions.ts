@@ -21,6 +21,18 @@ import {
   type SessionStore,
 } from '../src/gateway';
 import type { KeyValueStore } from '../src/store/kv';
+import { parseIdentityLinks, type IdentityRow } from '../src/gateway/identity';
+import type { BudgetLimits } from '../src/gateway/budgets';
+import { summaryPrompt, type Summarise } from '../src/gateway/compaction';
+import type { HistoryEntry } from '../src/gateway/types';
+import { redact } from '../src/llm/errors';
+import type { Provider, ProviderSettings } from '../src/llm/types';
+
+/** What the summariser uses of a clawflow-llm-provider config node. */
+interface ProviderConfigLike {
+  settings(): ProviderSettings;
+  provider(): Provider;
+}
 
 const TYPE = 'clawflow-sessions';
 /** Status updates at most this often: a burst of 200 messages is not 600 status messages. */
@@ -45,6 +57,28 @@ interface SessionsDef extends NodeDef {
   busyText?: string;
   sessionBusyText?: string;
   resetText?: string;
+  /** Quiet ms before a burst of messages becomes one turn (0: off). */
+  debounce?: string | number;
+  /** Chats may set their own queue mode with /queue. */
+  queueCommand?: boolean;
+  /** History compaction. */
+  compact?: boolean;
+  /** clawflow-llm-provider config id for summaries; empty: the provider of the flow's llm node. */
+  summaryProvider?: string;
+  summaryModel?: string;
+  keepTurns?: string | number;
+  /** Tell the chat (output 2, reason compacted) when the history was compacted. */
+  compactNotice?: boolean;
+  compactText?: string;
+  budgetPeerMessages?: string | number;
+  budgetPeerTokens?: string | number;
+  budgetGroupMessages?: string | number;
+  budgetGroupTokens?: string | number;
+  budgetText?: string;
+  expiredText?: string;
+  /** Identity links (opt-in). */
+  linkIdentities?: boolean;
+  identities?: IdentityRow[];
 }
 
 /** The runtime shape of the config node, read by session and session end nodes. */
@@ -55,6 +89,32 @@ const list = (s: string | undefined) =>
     .split(/[\s,]+/)
     .map((w) => w.trim())
     .filter(Boolean);
+
+/**
+ * The summariser of history compaction: one plain completion (no tools) on the provider that
+ * `pick` returns at the time of the summary (config nodes may start in any order).
+ */
+function llmSummariser(pick: () => ProviderConfigLike | undefined, model: string | undefined, noProvider: () => string): Summarise {
+  return async (entries: HistoryEntry[], o) => {
+    const cfg = pick();
+    if (!cfg) throw new Error(noProvider());
+    const s = cfg.settings();
+    const m = (model ?? '').trim() || s.defaultModel;
+    if (!m) throw new Error(noProvider());
+    try {
+      const res = await cfg.provider().complete({
+        model: m,
+        messages: [{ role: 'user', content: summaryPrompt(entries, o.previous) }],
+        tools: [],
+        signal: o.signal,
+        onText: () => undefined,
+      });
+      return res.text;
+    } catch (err) {
+      throw new Error(redact((err as Error).message ?? String(err), s.apiKey ? [s.apiKey] : []));
+    }
+  };
+}
 
 const num = (v: string | number | undefined, d: number) => {
   if (v === undefined || v === '') return d;
@@ -77,6 +137,17 @@ export = function (RED: NodeAPI) {
     const offs: (() => void)[] = [];
 
     try {
+      const budgets: BudgetLimits = {
+        peerMessages: num(config.budgetPeerMessages, 0),
+        peerTokens: num(config.budgetPeerTokens, 0),
+        groupMessages: num(config.budgetGroupMessages, 0),
+        groupTokens: num(config.budgetGroupTokens, 0),
+      };
+      const keepTurns = num(config.keepTurns, 4);
+      if (!Number.isFinite(keepTurns) || keepTurns < 0) throw new RangeError(`turns kept verbatim must be 0 or more, got ${config.keepTurns}`);
+      for (const [k, v] of Object.entries(budgets)) {
+        if (!Number.isFinite(v) || v < 0) throw new RangeError(`budget ${k} must be a number of 0 or more, got ${v}`);
+      }
       store =
         config.store === 'memory'
           ? new MemorySessionStore()
@@ -94,7 +165,19 @@ export = function (RED: NodeAPI) {
           groupScope: config.groupScope || 'per-group',
           threads: config.threads !== false,
           ...(config.keyTemplate ? { template: config.keyTemplate } : {}),
+          ...(config.linkIdentities ? { links: parseIdentityLinks(config.identities) } : {}),
         },
+        debounceMs: num(config.debounce, 0),
+        allowQueueCommand: !!config.queueCommand,
+        budgets,
+        ...(config.compact
+          ? {
+              compaction: {
+                summarise: llmSummariser(summaryProvider, config.summaryModel, () => t('errors.noSummaryProvider')),
+                keepTurns,
+              },
+            }
+          : {}),
         window: { maxMessages: num(config.historyMessages, 40), maxTokens: num(config.historyTokens, 8000) },
         resetWords: config.resetWords === undefined ? ['new', 'reset'] : list(config.resetWords),
         channels: list(config.channels),
@@ -107,10 +190,14 @@ export = function (RED: NodeAPI) {
           // Nobody to run it (all session nodes removed): the lease releases it, with a warning.
           user?.startTurn?.(turn);
         }),
-        gateway.on('expired', ({ key, leaseMs }) => {
+        gateway.on('expired', ({ key, leaseMs, chat, origin, turnId }) => {
           const shown = [...users.values()].filter((u) => u.leaseExpired);
-          if (shown.length) shown[0].leaseExpired!(key, leaseMs);
+          const user = shown.find((u) => u.id === origin) ?? shown[0];
+          if (user) user.leaseExpired!(key, leaseMs, chat, turnId);
           else node.warn(t('warn.leaseExpired', { key, seconds: Math.round(leaseMs / 1000) }));
+        }),
+        gateway.on('compaction', ({ key, error }) => {
+          if (error) node.warn(t('warn.compactionFailed', { key, message: error }));
         }),
         gateway.on('error', (err, key) => node.error(t('errors.engine', { key: key ?? '-', message: err.message }))),
         gateway.on('change', () => {
@@ -120,6 +207,18 @@ export = function (RED: NodeAPI) {
     } catch (err) {
       gatewayError = new Error(t('errors.config', { message: (err as Error).message }));
       node.error(gatewayError.message);
+    }
+
+    /** The provider config for summaries: the chosen one, else the one of the flow's first llm node. */
+    function summaryProvider(): ProviderConfigLike | undefined {
+      let id = config.summaryProvider;
+      if (!id) {
+        (RED.nodes as any).eachNode((n: { type?: string; provider?: string }) => {
+          if (!id && n.type === 'clawflow-llm' && n.provider) id = n.provider;
+        });
+      }
+      const cfg = id ? (RED.nodes.getNode(id) as unknown as ProviderConfigLike | null) : null;
+      return cfg && typeof cfg.provider === 'function' ? cfg : undefined;
     }
 
     function storeDir(): string {
@@ -143,9 +242,18 @@ export = function (RED: NodeAPI) {
       return store.kv(namespace);
     };
 
-    node.replyText = (reason: string): string => {
-      const custom = reason === 'busy' ? config.busyText : reason === 'session_busy' ? config.sessionBusyText : reason === 'session_reset' ? config.resetText : undefined;
-      return custom && custom.trim() ? custom : t(`reply.${reason}`);
+    const customText: Record<string, string | undefined> = {
+      busy: config.busyText,
+      session_busy: config.sessionBusyText,
+      session_reset: config.resetText,
+      budget_exceeded: config.budgetText,
+      turn_expired: config.expiredText,
+      compacted: config.compactText,
+    };
+    node.replyText = (reason: string, params?: Record<string, unknown>): string => {
+      if (reason === 'compacted' && config.compactNotice === false) return '';
+      const custom = customText[reason];
+      return custom && custom.trim() ? custom : t(`reply.${reason}`, params);
     };
 
     let opened: Promise<Gateway> | undefined;

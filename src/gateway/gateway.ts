@@ -11,10 +11,16 @@
 import crypto from 'crypto';
 import { requireEnvelope, EnvelopeError, type ChatEnvelope } from '../envelope';
 import { abortTurn, releaseTurnSignal } from '../turn-signals';
+import { clearSteer, pushSteer } from '../turn-steering';
 import { isShared, sessionKey, checkKeyTemplate, type KeyOptions } from './keys';
-import { historyWindow, type WindowOptions } from './window';
+import { type WindowOptions } from './window';
+import { compactedWindow, foldCount, overBudget, runSummarise, uncovered, type CompactionOptions, type CompactionState } from './compaction';
+import { groupContextEntry, type GroupMessage } from './group-context';
+import { ALL_TIME, budgetSubjects, checkBudget, dayOf, hasBudgets, type BudgetLimits, type BudgetSubjects, type UsageTotals } from './budgets';
+import { linkedPerson } from './identity';
+import { Debouncer } from './debounce';
 import type { OpenResult, SessionStore } from './store';
-import type { HistoryEntry, QueuedMessage, SessionRecord, TurnStatus } from './types';
+import type { ClaimedTurn, HistoryEntry, QueuedMessage, SessionRecord, TurnStatus } from './types';
 
 /**
  * What happens to a message that arrives while its session is busy:
@@ -22,8 +28,12 @@ import type { HistoryEntry, QueuedMessage, SessionRecord, TurnStatus } from './t
  * - `collect`: everything that waits is merged into the next single turn.
  * - `interrupt`: the running turn is aborted (its abort signal fires) and the waiting
  *   messages run as the next turn at once.
+ * - `steer`: the message is handed to the running turn (turn-steering.ts), which reads it at
+ *   its next tool-call boundary; if the turn has none left, it runs as the next turn.
  */
-export type QueueMode = 'followup' | 'collect' | 'interrupt';
+export type QueueMode = 'followup' | 'collect' | 'interrupt' | 'steer';
+
+export const QUEUE_MODES: readonly QueueMode[] = ['followup', 'collect', 'interrupt', 'steer'];
 
 export interface GatewayOptions {
   store: SessionStore;
@@ -44,6 +54,17 @@ export interface GatewayOptions {
   resetWords?: string[];
   /** Channels accepted; empty or absent: any. */
   channels?: string[];
+  /**
+   * Quiet time in ms before a session's waiting messages get their turn; all messages waiting
+   * then are merged into that one turn (a burst of quick messages is answered once). Default 0.
+   */
+  debounceMs?: number;
+  /** `/queue followup|collect|steer|interrupt` sets a session's own queue mode. Default false. */
+  allowQueueCommand?: boolean;
+  /** Summarise old history instead of only truncating it; `/compact` forces it. Off if absent. */
+  compaction?: CompactionOptions;
+  /** Daily message/token limits per peer and per group (needs a store with a usage ledger). */
+  budgets?: BudgetLimits;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -65,14 +86,20 @@ export interface Turn {
   chat: ChatEnvelope;
   /** `origin` of the newest message (the node that accepted it). */
   origin?: string;
+  /** Set when the history was compacted for this turn: `entries` were folded into the summary. */
+  compacted?: { entries: number };
 }
 
-export type RejectReason = 'busy' | 'session_busy' | 'closed';
+export type RejectReason = 'busy' | 'session_busy' | 'closed' | 'budget_exceeded';
 
 export type SubmitResult =
-  | { status: 'accepted'; key: string; id: string }
-  | { status: 'rejected'; key: string; reason: RejectReason }
-  | { status: 'reset'; key: string };
+  | { status: 'accepted'; key: string; id: string; steered?: boolean }
+  /** `notify`: with `budget_exceeded`, true only for the first refusal of the day to this peer. */
+  | { status: 'rejected'; key: string; reason: RejectReason; notify?: boolean }
+  | { status: 'reset'; key: string }
+  | { status: 'queue_mode'; key: string; mode: QueueMode }
+  /** `/compact`: `entries` folded (0: nothing to fold); `error` when the summary failed. */
+  | { status: 'compacted'; key: string; entries: number; error?: string };
 
 export interface GatewayStats {
   /** Slots in use: turns running plus claims being made. */
@@ -83,12 +110,18 @@ export interface GatewayStats {
   rejected: number;
   /** Turns released by the lease timer. */
   expired: number;
+  /** Tokens reported by ended turns since start. */
+  tokens: number;
+  /** Messages refused over budget without a reply (the one polite reply a day already went). */
+  budgetDropped: number;
 }
 
 export interface GatewayEvents {
   turn: (turn: Turn) => void;
   /** A lease ran out: the turn was released without a reply. */
-  expired: (info: { key: string; turnId: string; leaseMs: number }) => void;
+  expired: (info: { key: string; turnId: string; leaseMs: number; chat?: ChatEnvelope; origin?: string }) => void;
+  /** A compaction ran: `entries` folded into the summary, or `error` (the window was truncated). */
+  compaction: (info: { key: string; entries: number; error?: string }) => void;
   /** Something failed outside any caller's reach (a store write in a timer, a listener). */
   error: (err: Error, key?: string) => void;
   /** Counters changed (for status displays). */
@@ -99,21 +132,35 @@ interface Running {
   turnId: string;
   fence: number;
   timer: NodeJS.Timeout;
+  chat?: ChatEnvelope;
+  origin?: string;
+  /** Ids of messages pushed to this turn as steering, in push order. */
+  steered: string[];
+  /** Budget subjects of the turn's messages (tokens are counted against them). */
+  subjects: BudgetSubjects[];
 }
 
 export class Gateway {
   readonly id: string;
   readonly store: SessionStore;
-  private readonly o: Required<Omit<GatewayOptions, 'store' | 'id' | 'keys' | 'window' | 'channels'>> & {
+  private readonly o: Required<Omit<GatewayOptions, 'store' | 'id' | 'keys' | 'window' | 'channels' | 'compaction' | 'budgets'>> & {
     keys: KeyOptions;
     window: WindowOptions;
     channels: string[];
+    compaction?: CompactionOptions;
+    budgets?: BudgetLimits;
   };
+  private readonly debouncer: Debouncer | undefined;
+  /** Queue modes set by `/queue`, cached from the store's `queue-mode` namespace. */
+  private readonly modes = new Map<string, QueueMode>();
+  private tokens = 0;
+  private budgetDropped = 0;
   private state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   private opening: Promise<OpenResult> | undefined;
   private readonly listeners: { [E in keyof GatewayEvents]: Set<GatewayEvents[E]> } = {
     turn: new Set(),
     expired: new Set(),
+    compaction: new Set(),
     error: new Set(),
     change: new Set(),
   };
@@ -138,9 +185,12 @@ export class Gateway {
       return Math.floor(v);
     };
     const mode = opts.mode ?? 'followup';
-    if (!['followup', 'collect', 'interrupt'].includes(mode)) {
-      throw new RangeError(`queue mode must be followup, collect or interrupt, got "${mode}"`);
+    if (!QUEUE_MODES.includes(mode)) {
+      throw new RangeError(`queue mode must be ${QUEUE_MODES.join(', ')}, got "${mode}"`);
     }
+    const debounceMs = opts.debounceMs ?? 0;
+    if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new RangeError(`debounce must be 0 or more ms, got ${debounceMs}`);
+    if (opts.compaction && typeof opts.compaction.summarise !== 'function') throw new TypeError('compaction.summarise must be a function');
     if (opts.keys?.scheme === 'template') checkKeyTemplate(opts.keys.template ?? '');
     this.o = {
       concurrency: positive(opts.concurrency, 10, 'concurrency'),
@@ -153,7 +203,12 @@ export class Gateway {
       resetWords: (opts.resetWords ?? ['new', 'reset']).map((w) => w.replace(/^\//, '').trim().toLowerCase()).filter(Boolean),
       channels: (opts.channels ?? []).map((c) => c.trim()).filter(Boolean),
       now: opts.now ?? Date.now,
+      debounceMs,
+      allowQueueCommand: !!opts.allowQueueCommand,
+      ...(opts.compaction ? { compaction: opts.compaction } : {}),
+      ...(hasBudgets(opts.budgets) ? { budgets: opts.budgets } : {}),
     };
+    this.debouncer = debounceMs > 0 ? new Debouncer(debounceMs) : undefined;
   }
 
   /** Subscribe; returns the function that unsubscribes. Listener errors become `error` events. */
@@ -194,7 +249,7 @@ export class Gateway {
    * running turn aborted). Throws {@link EnvelopeError} for a message without a usable
    * `msg.chat`, and store errors as they are.
    */
-  async submit(chatIn: unknown, text?: string, meta: { origin?: string } = {}): Promise<SubmitResult> {
+  async submit(chatIn: unknown, text?: string, meta: { origin?: string; groupContext?: GroupMessage[] } = {}): Promise<SubmitResult> {
     const chat = requireEnvelope(chatIn);
     if (this.o.channels.length && !this.o.channels.includes(chat.channel)) {
       throw new EnvelopeError(
@@ -210,14 +265,37 @@ export class Gateway {
       await this.reset(key);
       return { status: 'reset', key };
     }
+    const cmd = this.command(chat, body);
+    if (cmd?.name === 'queue' && this.o.allowQueueCommand && QUEUE_MODES.includes(cmd.arg as QueueMode)) {
+      const mode = cmd.arg as QueueMode;
+      await this.store.kv('queue-mode').set(key, mode);
+      this.modes.set(key, mode);
+      return { status: 'queue_mode', key, mode };
+    }
+    if (cmd?.name === 'compact' && this.o.compaction) return this.compactNow(key);
+    const now = this.o.now();
+    const subjects = budgetSubjects(chat, linkedPerson(chat, this.o.keys.links));
+    const ledger = this.o.budgets ? this.store.usageLedger?.() : undefined;
+    if (ledger && this.o.budgets) {
+      const day = dayOf(now);
+      const b = await checkBudget(ledger, subjects, this.o.budgets, day);
+      if (!b.ok) {
+        const notify = await ledger.once(subjects.peer, day, 'budget-notified');
+        if (!notify) this.budgetDropped++;
+        this.rejected++;
+        this.changed();
+        return { status: 'rejected', key, reason: 'budget_exceeded', notify };
+      }
+    }
     const msg: QueuedMessage = {
       id: crypto.randomUUID(),
       key,
       text: body,
       chat,
-      ts: this.o.now(),
+      ts: now,
       ...(isShared(chat, this.o.keys) ? { name: chat.senderName || chat.senderId } : {}),
       ...(meta.origin ? { origin: meta.origin } : {}),
+      ...(meta.groupContext?.length ? { groupContext: meta.groupContext } : {}),
     };
     const r = await this.store.enqueue(msg, {
       maxWaiting: this.o.maxWaiting,
@@ -226,13 +304,105 @@ export class Gateway {
     if (!r.accepted) return this.reject(key, r.reason);
     this.accepted++;
     this.waiting++;
-    if (this.o.mode === 'interrupt') this.interrupt(key);
+    if (ledger) {
+      const day = dayOf(now);
+      for (const s of [subjects.peer, subjects.group]) if (s) await ledger.add(s, day, { messages: 1 });
+    }
+    const mode = await this.modeOf(key);
+    let steered = false;
+    if (mode === 'interrupt') this.interrupt(key);
+    if (mode === 'steer') {
+      const running = this.running.get(key);
+      if (running) {
+        // Journaled like any message: if the turn never reads it, it runs as the next turn.
+        pushSteer(running.turnId, msg.name ? `${msg.name}: ${body}` : body);
+        running.steered.push(msg.id);
+        steered = true;
+      }
+    }
     if (this.state === 'open') {
-      this.markReady(key);
+      if (this.debouncer) this.debouncer.hold(key, () => this.afterQuiet(key));
+      else this.markReady(key);
       this.pump();
     }
     this.changed();
-    return { status: 'accepted', key, id: msg.id };
+    return { status: 'accepted', key, id: msg.id, ...(steered ? { steered } : {}) };
+  }
+
+  /**
+   * Fold the session's older history into its summary now (what `/compact` does), keeping the
+   * last turns verbatim. Never throws for a failed summary: the result carries the error.
+   */
+  async compactNow(key: string): Promise<SubmitResult & { status: 'compacted' }> {
+    const c = this.o.compaction;
+    if (!c) return { status: 'compacted', key, entries: 0, error: 'compaction is not configured' };
+    const rec = await this.store.session(key);
+    if (!rec) return { status: 'compacted', key, entries: 0 };
+    const full = await this.store.history(key);
+    const covers = rec.summary && rec.summary.epoch === (rec.epoch ?? 0) ? rec.summary.covers : 0;
+    try {
+      const folded = await this.fold(key, full.slice(covers), covers, rec.epoch ?? 0, rec.summary?.text);
+      return { status: 'compacted', key, entries: folded?.entries ?? 0 };
+    } catch (err) {
+      return { status: 'compacted', key, entries: 0, error: (err as Error).message };
+    }
+  }
+
+  /** Token totals of a session since it was created (kept across resets). */
+  async sessionUsage(key: string): Promise<UsageTotals | undefined> {
+    return this.store.usageLedger?.().get(`session:${key}`, ALL_TIME);
+  }
+
+  /**
+   * Summarise `entries` (the uncovered history, starting at absolute index `covers`) but the
+   * last `keepTurns` turns, and store the summary. Undefined when there is nothing to fold.
+   */
+  private async fold(
+    key: string,
+    entries: HistoryEntry[],
+    covers: number,
+    epoch: number,
+    previous: string | undefined,
+  ): Promise<{ state: CompactionState; rest: HistoryEntry[]; entries: number } | undefined> {
+    const c = this.o.compaction!;
+    const n = foldCount(entries, c.keepTurns ?? 4);
+    if (n <= 0) return undefined;
+    try {
+      if (!this.store.compact) throw new Error(`the ${this.store.kind} session store cannot keep a summary`);
+      const text = await runSummarise(c, entries.slice(0, n), previous);
+      const state: CompactionState = { text, covers: covers + n, epoch };
+      if (!(await this.store.compact(key, state, this.o.now()))) throw new Error('the session was reset or compacted meanwhile');
+      this.emit('compaction', { key, entries: n });
+      return { state, rest: entries.slice(n), entries: n };
+    } catch (err) {
+      this.emit('compaction', { key, entries: 0, error: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** The queue mode of a session: its own (`/queue`) or the gateway's. */
+  private async modeOf(key: string): Promise<QueueMode> {
+    if (!this.o.allowQueueCommand) return this.o.mode;
+    let m = this.modes.get(key);
+    if (!m) {
+      const stored = await this.store.kv('queue-mode').get<string>(key).catch(() => undefined);
+      m = QUEUE_MODES.includes(stored as QueueMode) ? (stored as QueueMode) : this.o.mode;
+      this.modes.set(key, m);
+    }
+    return m;
+  }
+
+  private afterQuiet(key: string): void {
+    if (this.state !== 'open') return;
+    this.markReady(key);
+    this.pump();
+  }
+
+  /** A `/word arg` command in `text` (or the envelope's parsed command). */
+  private command(chat: ChatEnvelope, text: string): { name: string; arg: string } | undefined {
+    if (chat.command) return { name: chat.command.name.toLowerCase(), arg: (chat.command.args ?? '').trim().toLowerCase() };
+    const m = /^\/([^\s@]+)(?:@\S+)?(?:\s+(\S+))?\s*$/.exec(text.trim());
+    return m ? { name: m[1].toLowerCase(), arg: (m[2] ?? '').toLowerCase() } : undefined;
   }
 
   /**
@@ -243,10 +413,11 @@ export class Gateway {
    */
   async endTurn(
     ref: { key: string; turnId: string; fence: number },
-    outcome: { reply?: string; error?: unknown; context?: Record<string, unknown> } = {},
+    outcome: { reply?: string; error?: unknown; context?: Record<string, unknown>; usage?: unknown } = {},
   ): Promise<'ended' | 'stale'> {
     releaseTurnSignal(ref.turnId);
     if (this.state === 'closed') return 'stale';
+    await this.countUsage(ref, outcome.usage);
     const status: TurnStatus = outcome.error ? 'error' : 'done';
     return this.finishTurn(ref.key, ref.turnId, ref.fence, {
       status,
@@ -277,6 +448,32 @@ export class Gateway {
     return this.store.history(key);
   }
 
+  /**
+   * Add a turn's token usage (`msg.usage` of the llm: inputTokens/outputTokens) to the session
+   * total and, while the turn is still this gateway's, to its senders' daily budgets.
+   * Counting errors are reported, never thrown: a reply must not be lost over a counter.
+   */
+  private async countUsage(ref: { key: string; turnId: string }, usage: unknown): Promise<void> {
+    const u = usage as { inputTokens?: unknown; outputTokens?: unknown } | undefined;
+    const inputTokens = typeof u?.inputTokens === 'number' && u.inputTokens > 0 ? u.inputTokens : 0;
+    const outputTokens = typeof u?.outputTokens === 'number' && u.outputTokens > 0 ? u.outputTokens : 0;
+    if (!inputTokens && !outputTokens) return;
+    this.tokens += inputTokens + outputTokens;
+    const ledger = this.store.usageLedger?.();
+    if (!ledger) return;
+    try {
+      await ledger.add(`session:${ref.key}`, ALL_TIME, { inputTokens, outputTokens });
+      const r = this.running.get(ref.key);
+      if (this.o.budgets && r && r.turnId === ref.turnId) {
+        const day = dayOf(this.o.now());
+        const subjects = new Set(r.subjects.flatMap((s) => [s.peer, ...(s.group ? [s.group] : [])]));
+        for (const s of subjects) await ledger.add(s, day, { inputTokens, outputTokens });
+      }
+    } catch (err) {
+      this.emit('error', err as Error, ref.key);
+    }
+  }
+
   stats(): GatewayStats {
     return {
       active: this.active,
@@ -284,6 +481,8 @@ export class Gateway {
       accepted: this.accepted,
       rejected: this.rejected,
       expired: this.expiredCount,
+      tokens: this.tokens,
+      budgetDropped: this.budgetDropped,
     };
   }
 
@@ -295,8 +494,10 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.debouncer?.clear();
     for (const r of this.running.values()) {
       clearTimeout(r.timer);
+      clearSteer(r.turnId);
       abortTurn(r.turnId, 'the session gateway stopped (redeploy or shutdown); the turn runs again after restart');
     }
     this.running.clear();
@@ -321,7 +522,7 @@ export class Gateway {
   }
 
   private markReady(key: string): void {
-    if (this.busy.has(key) || this.readySet.has(key)) return;
+    if (this.busy.has(key) || this.readySet.has(key) || this.debouncer?.holding(key)) return;
     this.readySet.add(key);
     this.ready.push(key);
   }
@@ -340,9 +541,10 @@ export class Gateway {
 
   private async startTurn(key: string): Promise<void> {
     const turnId = crypto.randomUUID();
-    const take = this.o.mode === 'followup' ? 'one' : 'all';
     let claimed;
     try {
+      // With a debounce, everything that waited through the quiet time is one turn.
+      const take = (await this.modeOf(key)) === 'followup' && !this.debouncer ? 'one' : 'all';
       claimed = await this.store.claim(key, turnId, take, this.o.window.maxMessages ?? 40, this.o.now());
     } catch (err) {
       this.emit('error', err as Error, key);
@@ -359,33 +561,73 @@ export class Gateway {
     this.waiting -= claimed.items.length;
     const { fence } = claimed;
     const timer = setTimeout(() => this.expire(key, turnId, fence), this.o.leaseMs);
-    this.running.set(key, { turnId, fence, timer });
     const last = claimed.items[claimed.items.length - 1];
-    const current: HistoryEntry[] = claimed.items.map((m) => ({
-      role: 'user',
-      content: m.text,
-      ...(m.name ? { name: m.name } : {}),
-      ts: m.ts,
-    }));
+    this.running.set(key, {
+      turnId,
+      fence,
+      timer,
+      chat: last.chat,
+      ...(last.origin ? { origin: last.origin } : {}),
+      steered: [],
+      subjects: claimed.items.map((m) => budgetSubjects(m.chat, linkedPerson(m.chat, this.o.keys.links))),
+    });
+    const current: HistoryEntry[] = claimed.items.flatMap((m) => {
+      const ctx = groupContextEntry(m.groupContext);
+      const own: HistoryEntry = { role: 'user', content: m.text, ...(m.name ? { name: m.name } : {}), ts: m.ts };
+      return ctx ? [ctx, own] : [own];
+    });
+    const { history, compacted } = await this.windowOf(key, claimed, current);
+    if (this.running.get(key)?.turnId !== turnId) return; // reset, expired or closed while summarising
     const turn: Turn = {
       key,
       turnId,
       fence,
       text: claimed.items.map((m) => m.text).join('\n'),
       items: claimed.items,
-      history: historyWindow(claimed.history, current, this.o.window),
+      history,
       context: claimed.context,
       chat: last.chat,
       ...(last.origin ? { origin: last.origin } : {}),
+      ...(compacted ? { compacted } : {}),
     };
     this.changed();
     this.emit('turn', turn);
   }
 
+  /**
+   * The window of a claimed turn: summary (if any) + uncovered history + the turn's entries.
+   * Compacts first when that does not fit; a failed compaction truncates (already reported
+   * through the `compaction` event), it never loses the turn.
+   */
+  private async windowOf(
+    key: string,
+    claimed: ClaimedTurn,
+    current: HistoryEntry[],
+  ): Promise<{ history: HistoryEntry[]; compacted?: { entries: number } }> {
+    const epoch = claimed.epoch ?? 0;
+    const total = claimed.total ?? claimed.history.length;
+    const summary = claimed.summary && claimed.summary.epoch === epoch ? claimed.summary : undefined;
+    const covers = summary?.covers ?? 0;
+    const rest = uncovered(claimed.history, total, covers);
+    if (this.o.compaction && overBudget(rest, current, summary?.text, this.o.window)) {
+      try {
+        // The claim holds the newest entries only; read the rest of the uncovered part if needed.
+        const entries = total - claimed.history.length <= covers ? rest : (await this.store.history(key)).slice(covers);
+        const f = await this.fold(key, entries, covers, epoch, summary?.text);
+        if (f) return { history: compactedWindow(f.state.text, f.rest, current, this.o.window), compacted: { entries: f.entries } };
+      } catch {
+        /* reported by fold(); fall through to truncation */
+      }
+    }
+    return { history: compactedWindow(summary?.text, rest, current, this.o.window) };
+  }
+
   private expire(key: string, turnId: string, fence: number): void {
     this.expiredCount++;
     abortTurn(turnId, `lease of ${this.o.leaseMs} ms expired`);
-    this.emit('expired', { key, turnId, leaseMs: this.o.leaseMs });
+    const r = this.running.get(key);
+    const where = r && r.turnId === turnId ? { ...(r.chat ? { chat: r.chat } : {}), ...(r.origin ? { origin: r.origin } : {}) } : {};
+    this.emit('expired', { key, turnId, leaseMs: this.o.leaseMs, ...where });
     this.finishTurn(key, turnId, fence, { status: 'expired' }).catch((err) => this.emit('error', err as Error, key));
   }
 
@@ -411,9 +653,13 @@ export class Gateway {
       clearTimeout(local.timer);
       this.running.delete(key);
     }
+    // Steering the turn read is committed with it; the rest stays queued and runs next.
+    const taken = clearSteer(turnId);
+    const absorbed = local ? local.steered.slice(0, taken) : [];
+    if (absorbed.length) this.waiting -= absorbed.length;
     let more = true;
     try {
-      const res = await this.store.finish(key, turnId, fence, outcome, this.o.now());
+      const res = await this.store.finish(key, turnId, fence, { ...outcome, ...(absorbed.length ? { absorbed } : {}) }, this.o.now());
       if (res.ok) more = res.sessionWaiting > 0;
       return res.ok ? 'ended' : 'stale';
     } finally {

@@ -12,6 +12,7 @@
  * | `template` | the template with `{channel} {account} {chatId} {chatType} {threadId} {groupId} {senderId}` filled in | | |
  */
 import type { ChatEnvelope } from '../envelope';
+import { linkedPerson, type IdentityLinks } from './identity';
 
 export type KeyScheme = 'per-channel-peer' | 'per-account' | 'template';
 export type GroupScope = 'per-group' | 'per-member';
@@ -23,6 +24,11 @@ export interface KeyOptions {
   threads?: boolean;
   /** For scheme `template`, e.g. `{channel}:{chatId}`. */
   template?: string;
+  /**
+   * Identity links (identity.ts, opt-in): a direct chat from a linked identity uses the
+   * person's session `person:<name>`, whatever the channel (scheme `per-channel-peer`).
+   */
+  links?: IdentityLinks;
 }
 
 const FIELDS = ['channel', 'account', 'chatId', 'chatType', 'threadId', 'groupId', 'senderId'] as const;
@@ -48,7 +54,10 @@ export function sessionKey(chat: ChatEnvelope, opts: KeyOptions = {}): string {
       return t.replace(/\{([^}]*)\}/g, (_, f: string) => String((chat as unknown as Record<string, unknown>)[f] ?? ''));
     }
     case 'per-channel-peer': {
-      if (chat.chatType === 'direct') return `${base}:dm:${chat.senderId}`;
+      if (chat.chatType === 'direct') {
+        const person = linkedPerson(chat, opts.links);
+        return person ? `person:${person}` : `${base}:dm:${chat.senderId}`;
+      }
       let k = `${base}:group:${chat.chatId}`;
       if (chat.threadId && opts.threads !== false) k += `:${chat.threadId}`;
       if (opts.groupScope === 'per-member') k += `:member:${chat.senderId}`;

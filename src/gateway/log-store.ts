@@ -17,6 +17,8 @@ import type {
   TurnOutcome,
 } from './types';
 import type { KeyValueStore } from '../store/kv';
+import { KvUsageLedger, type UsageLedger } from './budgets';
+import type { CompactionState } from './compaction';
 
 export abstract class LogBackedStore implements SessionStore {
   abstract readonly kind: string;
@@ -108,6 +110,9 @@ export abstract class LogBackedStore implements SessionStore {
         items,
         history: historyLimit > 0 ? log.history.slice(-historyLimit) : [],
         context: structuredClone(log.context),
+        total: log.total,
+        epoch: log.epoch,
+        ...(log.summary ? { summary: { ...log.summary } } : {}),
       };
     });
   }
@@ -124,14 +129,17 @@ export abstract class LogBackedStore implements SessionStore {
         status: outcome.status,
         ...(outcome.reply ? { reply: outcome.reply } : {}),
         ...(outcome.context ? { context: outcome.context } : {}),
+        ...(outcome.absorbed?.length ? { absorbed: outcome.absorbed } : {}),
         ts: now,
       };
+      const before = log.pending.length;
       try {
         await this.persist(key, ev, false);
       } finally {
         // Even if the write failed the lock is released in memory: a disk error must not wedge
         // the session. The error still reaches the caller.
         log.apply(ev);
+        this.waiting -= before - log.pending.length; // absorbed messages left the queue
       }
       return { ok: true as const, sessionWaiting: log.pending.length };
     });
@@ -148,6 +156,24 @@ export abstract class LogBackedStore implements SessionStore {
       log.apply(ev);
       return abortedTurnId ? { abortedTurnId } : {};
     });
+  }
+
+  async compact(key: string, c: CompactionState, now: number): Promise<boolean> {
+    this.assertOpen();
+    return this.serial(key, async () => {
+      const log = this.sessions.get(key);
+      if (!log || c.epoch !== log.epoch || c.covers > log.total || c.covers <= (log.summary?.covers ?? 0)) return false;
+      const ev: SessionEvent = { t: 'compact', epoch: c.epoch, covers: c.covers, summary: c.text, ts: now };
+      await this.persist(key, ev, false);
+      log.apply(ev);
+      return true;
+    });
+  }
+
+  private ledger: UsageLedger | undefined;
+  usageLedger(): UsageLedger {
+    if (!this.ledger) this.ledger = new KvUsageLedger(this.kv('usage'));
+    return this.ledger;
   }
 
   async session(key: string): Promise<SessionRecord | undefined> {

@@ -13,8 +13,11 @@ export interface GatewayUser {
   startTurn?(turn: Turn): void;
   /** Counters changed. */
   showStats(stats: GatewayStats): void;
-  /** A lease expired for a turn this node started: say so where the user looks. */
-  leaseExpired?(key: string, leaseMs: number): void;
+  /**
+   * A lease expired for a turn this node started: say so where the user looks, and (with
+   * `chat`, the envelope of the turn) tell the chat's user with a ready apology.
+   */
+  leaseExpired?(key: string, leaseMs: number, chat?: import('../envelope').ChatEnvelope, turnId?: string): void;
 }
 
 export interface GatewayProvider {
@@ -28,8 +31,12 @@ export interface GatewayProvider {
   whenReady(): Promise<Gateway>;
   /** A key-value namespace in the same store family as the sessions (file dir, memory, Redis). */
   kvStore(namespace: string): KeyValueStore;
-  /** The ready reply for a refused message or a reset (`busy`, `session_busy`, `closed`, `session_reset`). */
-  replyText(reason: string): string;
+  /**
+   * The ready reply for a refused message, a reset or a notice (`busy`, `session_busy`,
+   * `closed`, `session_reset`, `budget_exceeded`, `turn_expired`, `compacted`, `queue_mode`).
+   * Empty string: the user turned that notice off.
+   */
+  replyText(reason: string, params?: Record<string, unknown>): string;
   register(user: GatewayUser): void;
   deregister(user: GatewayUser): void;
 }

@@ -5,6 +5,7 @@
  * recovers is exactly what the memory store would have held.
  */
 import type { HistoryEntry, QueuedMessage, SessionInfo, SessionRecord, TurnStatus } from './types';
+import type { CompactionState } from './compaction';
 
 /** A line of a session transcript. */
 export type SessionEvent =
@@ -18,9 +19,13 @@ export type SessionEvent =
       status: TurnStatus;
       reply?: string;
       context?: Record<string, unknown>;
+      /** Waiting messages the turn took in (steer mode), committed after its own. */
+      absorbed?: string[];
       ts: number;
     }
-  | { t: 'reset'; fence: number; ts: number };
+  | { t: 'reset'; fence: number; ts: number }
+  /** A summary now stands for the first `covers` entries since reset number `epoch`. */
+  | { t: 'compact'; epoch: number; covers: number; summary: string; ts: number };
 
 interface RunningTurn {
   turnId: string;
@@ -38,6 +43,11 @@ export class SessionLog {
   pending: QueuedMessage[] = [];
   running: RunningTurn | undefined;
   fence = 0;
+  /** History entries since the last reset (also those dropped from memory). */
+  total = 0;
+  /** Resets so far: a compaction made before a reset must not apply after it. */
+  epoch = 0;
+  summary: CompactionState | undefined;
 
   constructor(
     readonly key: string,
@@ -76,7 +86,10 @@ export class SessionLog {
       case 'end': {
         const r = this.running;
         if (!r || r.turnId !== ev.turnId || r.fence !== ev.fence) return;
-        for (const m of r.items) this.push({ role: 'user', content: m.text, ...(m.name ? { name: m.name } : {}), ts: m.ts });
+        const absorbed = new Set(ev.absorbed ?? []);
+        const taken = absorbed.size ? this.pending.filter((m) => absorbed.has(m.id)) : [];
+        if (taken.length) this.pending = this.pending.filter((m) => !absorbed.has(m.id));
+        for (const m of [...r.items, ...taken]) this.push({ role: 'user', content: m.text, ...(m.name ? { name: m.name } : {}), ts: m.ts });
         if (ev.status === 'done' && ev.reply) this.push({ role: 'assistant', content: ev.reply, ts: ev.ts });
         if (ev.context) this.context = ev.context;
         this.running = undefined;
@@ -85,10 +98,18 @@ export class SessionLog {
       }
       case 'reset':
         this.history = [];
+        this.total = 0;
+        this.epoch++;
+        this.summary = undefined;
         this.context = {};
         this.running = undefined;
         this.fence = Math.max(this.fence, ev.fence);
         this.updatedAt = Math.max(this.updatedAt, ev.ts);
+        return;
+      case 'compact':
+        // Stale (made before a reset) or behind a newer summary: nothing to do.
+        if (ev.epoch !== this.epoch || ev.covers > this.total || ev.covers <= (this.summary?.covers ?? 0)) return;
+        this.summary = { text: ev.summary, covers: ev.covers, epoch: ev.epoch };
         return;
     }
   }
@@ -117,11 +138,15 @@ export class SessionLog {
       fence: this.fence,
       createdAt: this.createdAt,
       updatedAt: this.updatedAt,
+      historyCount: this.total,
+      epoch: this.epoch,
+      ...(this.summary ? { summary: { ...this.summary } } : {}),
     };
   }
 
   private push(e: HistoryEntry): void {
     this.history.push(e);
+    this.total++;
     if (this.history.length > this.keep) this.history.splice(0, this.history.length - this.keep);
   }
 }

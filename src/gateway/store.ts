@@ -17,6 +17,8 @@
  *   died) goes back to the head of its queue at `open`: it runs again. At-least-once.
  */
 import type { KeyValueStore } from '../store/kv';
+import type { UsageLedger } from './budgets';
+import type { CompactionState } from './compaction';
 import type {
   BacklogBounds,
   ClaimedTurn,
@@ -68,6 +70,24 @@ export interface SessionStore {
   history(key: string): Promise<HistoryEntry[]>;
   /** A key-value namespace in the same store family (pairing approvals and the like). */
   kv(namespace: string): KeyValueStore;
+  /**
+   * Record that summary `c.text` stands for the first `c.covers` history entries (history
+   * compaction, compaction.ts). Returns false and changes nothing when stale: `c.epoch` is
+   * not the session's reset count, `covers` is beyond its history, or not beyond the current
+   * summary. The memory/file stores journal a `compact` event; a Redis store keeps the summary
+   * in the session hash (fields summary, covers; check epoch = resets counter in the script).
+   * Optional: without it the gateway truncates the window instead of compacting.
+   * `claim` then returns `summary`, `total` and `epoch`, and `session()` `historyCount`,
+   * `epoch`, `summary`; `finish` honours `outcome.absorbed` (steer mode: move those waiting
+   * messages into history after the turn's own).
+   */
+  compact?(key: string, c: CompactionState, now: number): Promise<boolean>;
+  /**
+   * Daily counters for per-sender budgets and token usage (budgets.ts). Optional: without it
+   * budgets are off. Memory/file: {@link KvUsageLedger} over `kv('usage')`. Redis: one hash per
+   * (subject, period) with HINCRBY for `add` and HSETNX for `once`, EXPIRE 2 days on daily rows.
+   */
+  usageLedger?(): UsageLedger;
   /** Finish pending writes and release files or connections. Running turns stay unfinished. */
   close(): Promise<void>;
 }

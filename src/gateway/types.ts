@@ -3,6 +3,8 @@
  * store (memory, file, Redis later) can keep them without knowing any class.
  */
 import type { ChatEnvelope } from '../envelope';
+import type { GroupMessage } from './group-context';
+import type { CompactionState } from './compaction';
 
 /** One entry of a conversation, as the llm node reads it. */
 export interface HistoryEntry {
@@ -42,6 +44,11 @@ export interface QueuedMessage {
   ts: number;
   /** Id of the node that accepted it: the turn leaves from the same node if it still exists. */
   origin?: string;
+  /**
+   * Group messages that did not mention the bot, sent before this one (group-context.ts).
+   * Journaled with the message so a re-run turn sees them; never committed to history.
+   */
+  groupContext?: GroupMessage[];
 }
 
 /** What a store returns when the gateway claims a session's next turn. */
@@ -58,6 +65,12 @@ export interface ClaimedTurn {
   /** Committed history before this turn, the newest `historyLimit` entries. */
   history: HistoryEntry[];
   context: Record<string, unknown>;
+  /** History entries since the last reset (so `history[i]` is entry `total - history.length + i`). */
+  total?: number;
+  /** The session's summary of its oldest entries, if it was ever compacted (compaction.ts). */
+  summary?: CompactionState;
+  /** Resets of this session so far (a summary of another epoch is void). */
+  epoch?: number;
 }
 
 /** How a turn ended. Only `done` appends an assistant entry. */
@@ -69,6 +82,12 @@ export interface TurnOutcome {
   reply?: string;
   /** Replaces the session's context variables when given. */
   context?: Record<string, unknown>;
+  /**
+   * Ids of messages that were waiting in this session and that the turn took in while it ran
+   * (queue mode `steer`): they leave the queue and are committed with the turn, after its own
+   * user messages and before the reply. Ids no longer waiting are ignored.
+   */
+  absorbed?: string[];
 }
 
 /** A session as the gateway reports it. */
@@ -84,6 +103,11 @@ export interface SessionRecord {
   fence: number;
   createdAt: number;
   updatedAt: number;
+  /** History entries since the last reset. */
+  historyCount?: number;
+  /** Resets so far. */
+  epoch?: number;
+  summary?: CompactionState;
 }
 
 /** Bounds checked atomically with the enqueue (see {@link SessionStore.enqueue}). */
