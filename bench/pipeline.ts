@@ -8,6 +8,7 @@
  *
  *   node --import tsx bench/pipeline.ts [--quick]
  */
+import fs from 'fs';
 import OpenAI from 'openai';
 import { lastUserText } from '../test/fakes/llm-fake-base';
 import { ChatUser, closeUsers, connectUsers, type Answer } from './lib/chat-users';
@@ -19,6 +20,25 @@ const quick = process.argv.includes('--quick');
 const ASK_TIMEOUT_MS = 60_000;
 let runNo = 0;
 
+/** CPU time used so far (ms) by the Node-RED child and by this process (users, fake, SDK). */
+function cpuNow(b: BenchNodeRed): { nr: number; bench: number } {
+  const u = process.cpuUsage();
+  let nr = NaN;
+  try {
+    // /proc/<pid>/stat fields 14 and 15: user and system time in clock ticks (100 per second).
+    const fields = fs.readFileSync(`/proc/${b.nr.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    nr = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    /* not Linux: reported as n/a */
+  }
+  return { nr, bench: (u.user + u.system) / 1000 };
+}
+
+/** Share of one core each side used between two snapshots, in percent. */
+function cpuShare(a: { nr: number; bench: number }, z: { nr: number; bench: number }, elapsedMs: number) {
+  return { nodeRed: ((z.nr - a.nr) / elapsedMs) * 100, bench: ((z.bench - a.bench) / elapsedMs) * 100 };
+}
+
 interface Record {
   text: string;
   answer?: Answer;
@@ -26,8 +46,10 @@ interface Record {
 }
 
 /** Deploy the pipeline with gateway concurrency `c`, then prove it answers (and warm it up). */
-async function deploy(b: BenchNodeRed, fake: TimedFake, c: number, opts: { stream?: boolean } = {}): Promise<void> {
-  await b.deploy(pipelineFlow({ fakeUrl: fake.url, concurrency: c, stream: opts.stream }));
+async function deploy(b: BenchNodeRed, fake: TimedFake, c: number, opts: { stream?: boolean; maxWaiting?: number } = {}): Promise<void> {
+  await b.deploy(pipelineFlow({ fakeUrl: fake.url, concurrency: c, stream: opts.stream, maxWaiting: opts.maxWaiting }));
+  // Warm-up at zero latency; the caller sets the run's own fake settings afterwards.
+  fake.setup({ latencyMs: 0, failRate: 0, pieces: 3, chunkDelayMs: 0 });
   let user: ChatUser | undefined;
   const deadline = Date.now() + 30_000;
   while (!user) {
@@ -66,10 +88,12 @@ async function closedLoop(users: ChatUser[], total: number, label: string): Prom
 }
 
 /** The same chat requests, made with the openai SDK straight at the fake, `concurrency` at a time. */
-async function sdkBaseline(fake: TimedFake, bodies: any[], concurrency: number): Promise<{ latency: number[]; overhead: number[]; firstTokenToClient: number[]; elapsedMs: number }> {
+async function sdkBaseline(fake: TimedFake, bodies: any[], concurrency: number) {
   const client = new OpenAI({ apiKey: 'sk-bench', baseURL: fake.url, maxRetries: 0 });
   const latency: number[] = [];
   const overhead: number[] = [];
+  const ingress: number[] = [];
+  const egress: number[] = [];
   const firstTokenToClient: number[] = [];
   let next = 0;
   const t0 = now();
@@ -86,25 +110,35 @@ async function sdkBaseline(fake: TimedFake, bodies: any[], concurrency: number):
         const end = now();
         const call = fake.calls.get(lastUserText(body));
         latency.push(end - start);
-        if (call?.ended !== undefined) overhead.push(end - start - (call.ended - call.arrived));
+        if (call?.ended !== undefined) {
+          overhead.push(end - start - (call.ended - call.arrived));
+          ingress.push(call.arrived - start);
+          egress.push(end - call.ended);
+        }
         if (first !== undefined && call?.firstToken !== undefined) firstTokenToClient.push(first - call.firstToken);
       }
     }),
   );
-  return { latency, overhead, firstTokenToClient, elapsedMs: now() - t0 };
+  return { latency, overhead, ingress, egress, firstTokenToClient, elapsedMs: now() - t0 };
 }
 
 function ours(fake: TimedFake, records: Record[]) {
   const ok = records.filter((r) => r.answer && !r.answer.error && r.answer.text.startsWith('echo:'));
   const latency = ok.map((r) => r.answer!.doneAt - r.answer!.sentAt);
   const overhead: number[] = [];
+  const ingress: number[] = [];
+  const egress: number[] = [];
   const firstPartial: number[] = [];
   for (const r of ok) {
     const call = fake.calls.get(r.text);
-    if (call?.ended !== undefined) overhead.push(r.answer!.doneAt - r.answer!.sentAt - (call.ended - call.arrived));
+    if (call?.ended !== undefined) {
+      overhead.push(r.answer!.doneAt - r.answer!.sentAt - (call.ended - call.arrived));
+      ingress.push(call.arrived - r.answer!.sentAt);
+      egress.push(r.answer!.doneAt - call.ended);
+    }
     if (call?.firstToken !== undefined && r.answer!.firstPartialAt !== undefined) firstPartial.push(r.answer!.firstPartialAt - call.firstToken);
   }
-  return { ok: ok.length, latency, overhead, firstPartial };
+  return { ok: ok.length, latency, overhead, ingress, egress, firstPartial };
 }
 
 const chatBodies = (fake: TimedFake) => fake.chatRequests().map((r) => r.body);
@@ -117,7 +151,9 @@ async function item1(b: BenchNodeRed, fake: TimedFake) {
   await deploy(b, fake, c);
   fake.setup(run);
   const users = await connectUsers(b.page, `e2e${runNo}-peer`, c);
+  const cpu0 = cpuNow(b);
   const { records, elapsedMs } = await closedLoop(users, messages, `e2e${runNo}`);
+  const cpu = cpuShare(cpu0, cpuNow(b), elapsedMs);
   await closeUsers(users);
   const o = ours(fake, records);
   const bodies = chatBodies(fake);
@@ -129,8 +165,8 @@ async function item1(b: BenchNodeRed, fake: TimedFake) {
     messages,
     answered: o.ok,
     lost: messages - o.ok,
-    ours: { latency: summarize(o.latency), overhead: summarize(o.overhead), throughput: (o.ok / elapsedMs) * 1000 },
-    baseline: { calls: bodies.length, latency: summarize(base.latency), overhead: summarize(base.overhead), throughput: (base.latency.length / base.elapsedMs) * 1000 },
+    ours: { latency: summarize(o.latency), overhead: summarize(o.overhead), ingress: summarize(o.ingress), egress: summarize(o.egress), throughput: (o.ok / elapsedMs) * 1000, cpu },
+    baseline: { calls: bodies.length, latency: summarize(base.latency), overhead: summarize(base.overhead), ingress: summarize(base.ingress), egress: summarize(base.egress), throughput: (base.latency.length / base.elapsedMs) * 1000 },
   };
 }
 
@@ -144,13 +180,15 @@ async function item2(b: BenchNodeRed, fake: TimedFake) {
       fake.setup(run);
       const users = await connectUsers(b.page, `ll${runNo}-peer`, 2 * c);
       const messages = (quick ? 3 : 6) * c;
+      const cpu0 = cpuNow(b);
       const { records, elapsedMs } = await closedLoop(users, messages, `ll${runNo}`);
+      const cpu = cpuShare(cpu0, cpuNow(b), elapsedMs);
       await closeUsers(users);
       const o = ours(fake, records);
       const server = [...fake.calls.values()].filter((x) => x.ended !== undefined).map((x) => x.ended! - x.arrived);
       const achieved = (o.ok / elapsedMs) * 1000;
       const ideal = c / (l / 1000);
-      rows.push({ concurrency: c, latencyMs: l, users: 2 * c, messages, answered: o.ok, achieved, ideal, ratio: achieved / ideal, serverMs: summarize(server), latency: summarize(o.latency) });
+      rows.push({ concurrency: c, latencyMs: l, users: 2 * c, messages, answered: o.ok, achieved, ideal, ratio: achieved / ideal, cpu, serverMs: summarize(server), latency: summarize(o.latency), overhead: summarize(o.overhead) });
     }
   }
   return rows;
@@ -161,10 +199,10 @@ async function item3(b: BenchNodeRed, fake: TimedFake) {
   const nUsers = 100;
   const perUser = quick ? 1 : 2;
   const out: any[] = [];
-  for (const failRate of [0, 0.1]) {
+  // The third run bounds the queue at 50 waiting messages so that busy replies happen too.
+  for (const [failRate, maxWaiting] of [[0, 1000], [0.1, 1000], [0.1, 50]]) {
     const run: Partial<FakeRun> = { latencyMs: 1000, pieces: 3, chunkDelayMs: 0, failRate, retryAfterS: 1, seed: 7 };
-    fake.setup(run);
-    await deploy(b, fake, c);
+    await deploy(b, fake, c, { maxWaiting });
     fake.setup(run);
     const users = await connectUsers(b.page, `crowd${runNo}-peer`, nUsers);
     const records: Record[] = [];
@@ -191,6 +229,7 @@ async function item3(b: BenchNodeRed, fake: TimedFake) {
     const times = replied.map((r) => r.answer!.doneAt - r.answer!.sentAt);
     out.push({
       failRate,
+      maxWaiting,
       concurrency: c,
       users: nUsers,
       messages: nUsers * perUser,

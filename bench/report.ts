@@ -23,6 +23,7 @@ const ms = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a
 const pp = (s: Summary | undefined) => (s && s.n ? `${ms(s.p50)} / ${ms(s.p99)}` : 'n/a');
 const ratio = (a: number, b: number) => (b ? `${fmt(a / b, 2)}×` : 'n/a');
 const rate = (v: number) => `${fmt(v)} /s`;
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : `${fmt(v, 0)}%`);
 
 function git(args: string[]): string {
   try {
@@ -73,8 +74,16 @@ ${table(['', 'messages', 'throughput', 'time to reply p50 / p99', 'over LLM time
   ['**baseline** (SDK → fake)', b.latency.n, rate(b.throughput), pp(b.latency), pp(b.overhead)],
 ])}
 
+Where the time over the LLM goes (same clock: users, fake and SDK live in the bench process):
+
+${table(['', 'message sent → LLM request arrives p50 / p99', 'LLM response ends → reply received p50 / p99'], [
+  ['**ours**: web chat in, route filter, session, llm node, HTTP / llm node, session end, web chat out, WebSocket', pp(o.ingress), pp(o.egress)],
+  ['**baseline**: SDK and HTTP only', pp(b.ingress), pp(b.egress)],
+])}
+
 - **Overhead per message added by the pipeline** (ours − baseline, over LLM time): p50 **${ms(o.overhead.p50 - b.overhead.p50)}**, p99 **${ms(o.overhead.p99 - b.overhead.p99)}**.
 - **Throughput ratio ours / baseline: ${ratio(o.throughput, b.throughput)}**. Messages lost: ${r.lost}.
+- CPU during our run: Node-RED ${pct(o.cpu?.nodeRed)} of one core, the bench process (users + fake) ${pct(o.cpu?.bench)}.
 `;
 }
 
@@ -87,8 +96,12 @@ With LLM latency L and gateway concurrency C the ideal is C / L messages per sec
 has 2·C users (so C turns always wait to run) sending ${rows[0].messages / rows[0].concurrency}·C messages in all,
 closed loop. "LLM time" is what the fake took per call (latency plus streaming).
 
-${table(['C', 'L', 'users', 'messages', 'achieved', 'ideal C/L', '**achieved / ideal**', 'LLM time p50', 'time to reply p50 / p99'],
-  rows.map((r: any) => [r.concurrency, `${r.latencyMs} ms`, r.users, `${r.answered} of ${r.messages}`, rate(r.achieved), rate(r.ideal), `**${fmt(r.ratio, 2)}**`, ms(r.serverMs.p50), pp(r.latency)]))}
+${table(['C', 'L', 'users', 'messages', 'achieved', 'ideal C/L', '**achieved / ideal**', 'LLM time mean', 'slot time per turn beyond the LLM', 'time to reply p50 / p99', 'CPU Node-RED / bench'],
+  rows.map((r: any) => [r.concurrency, `${r.latencyMs} ms`, r.users, `${r.answered} of ${r.messages}`, rate(r.achieved), rate(r.ideal), `**${fmt(r.ratio, 2)}**`, ms(r.serverMs.mean), ms((r.concurrency / r.achieved) * 1000 - r.serverMs.mean), pp(r.latency), `${pct(r.cpu?.nodeRed)} / ${pct(r.cpu?.bench)}`]))}
+
+"Slot time per turn beyond the LLM" is C / achieved − LLM time: how long each of the C slots
+spends per turn on everything but the LLM call (Little's law read backwards). CPU is the share of one core each process used during the row (the machine has ${os.cpus().length}); a row
+far below 1.00 with Node-RED near 100% is bound by the Node-RED process (one JavaScript thread).
 `;
 }
 
@@ -97,19 +110,18 @@ function item3(p: any): string {
   if (!rows) return failed('Item 3', p);
   const [clean, faulty] = rows;
   const r0 = rows[0];
-  const row = (r: any, name: string) => [name, r.messages, `**${r.lost}**`, r.answered, r.busy, r.apologies, pp(r.timeToReply), `${r.injected429} / ${r.injected500}`, r.llmCalls];
+  const row = (r: any) => [r.failRate ? `${fmt(r.failRate * 100, 0)}% failing` : 'no failures', r.maxWaiting, r.messages, `**${r.lost}**`, r.answered, r.busy, r.apologies, pp(r.timeToReply), `${r.injected429} / ${r.injected500}`, r.llmCalls];
   return `## 3. ${r0.users} users at once, LLM latency 1 s, transient failures
 
 ${r0.users} web chat users send their first message at the same moment and their next one when the
-reply arrives (${r0.messages / r0.users} each, ${r0.messages} in all). Gateway concurrency ${r0.concurrency}, queue bound 1000. In the
+reply arrives (${r0.messages / r0.users} each, ${r0.messages} in all). Gateway concurrency ${r0.concurrency}. In a
 failing run ${fmt(faulty?.failRate * 100, 0)}% of LLM calls fail: half with 429 and \`Retry-After: 1\`, half with 500; the llm
-node retries (its default policy). Lost = sent without any reply within 60 s (must be 0). An
-apology is the llm node's reply after it gave up.
+node retries (its default policy). Lost = sent without any reply within 60 s (must be 0). A busy
+reply is the session node's answer when the queue bound (waiting messages across all sessions)
+is reached; an apology is the llm node's reply after it gave up. The last row lowers the queue
+bound on purpose so that busy replies happen. Time to reply counts every reply (busy ones too).
 
-${table(['run', 'messages', 'lost', 'answered', 'busy replies', 'apologies', 'time to reply p50 / p99', 'injected 429 / 500', 'LLM calls'], [
-  row(clean, 'no failures'),
-  ...(faulty ? [row(faulty, `${fmt(faulty.failRate * 100, 0)}% failing`)] : []),
-])}
+${table(['run', 'queue bound', 'messages', 'lost', 'answered', 'busy replies', 'apologies', 'time to reply p50 / p99', 'injected 429 / 500', 'LLM calls'], rows.map(row))}
 ${faulty ? `
 - Time to reply with failures / without: p50 **${ratio(faulty.timeToReply.p50, clean.timeToReply.p50)}**, p99 **${ratio(faulty.timeToReply.p99, clean.timeToReply.p99)}**.` : ''}
 `;
@@ -121,7 +133,7 @@ function item4(runs: any[], wide: any): string {
   const rows = ok.map((r) => [
     r.store,
     fmt(r.sessions, 0),
-    bytes(r.bytesPer10k),
+    r.sessions >= 1000 ? bytes(r.bytesPer10k) : 'too few to measure',
     rate(r.populateRate),
     rate(r.throughput),
     `${ratio(r.throughput, base(r.store)?.throughput ?? NaN)}`,
@@ -190,6 +202,8 @@ ${added}${pipelineError}
 - A comparison is always measured in the same run: ours and the baseline against the same fake,
   with the same request bodies and the same concurrency. The ratio is the figure to look at; the
   absolute numbers move with the machine.
+- A difference of two percentiles (ours − baseline) below zero, or a ratio a little above 1,
+  means the difference is smaller than the run-to-run noise.
 - p50 / p99: the median and the 99th percentile of the per-message times (nearest rank). With a
   few hundred messages a p99 is close to the worst case; read it as "the slow tail".
 - "Time to reply" is measured where a user is: from sending the message over the web chat
