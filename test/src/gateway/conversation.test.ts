@@ -323,6 +323,21 @@ describe('gateway conversation management', () => {
     });
   });
 
+  it('close clears debounce timers and steering state: nothing runs after it', async () => {
+    const g = await open({ debounceMs: 20, mode: 'steer' });
+    const t = turns(g);
+    await g.submit(chatOf('alice', { text: 'one' }));
+    const turn = await t.next();
+    await g.submit(chatOf('alice', { text: 'two' })); // steered + a debounce timer
+    await g.submit(chatOf('bob', { text: 'held' })); // waits for quiet
+    assert.strictEqual(liveSteers(), 1);
+    await g.close();
+    assert.strictEqual(liveSteers(), 0);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.strictEqual(t.pending.length, 0, 'a turn started after close');
+    assert.strictEqual(await g.endTurn(turn, { reply: 'late' }), 'stale');
+  });
+
   it('turn-steering: take marks taken, clear reports how many were read', () => {
     pushSteer('t1', 'a');
     pushSteer('t1', 'b');
