@@ -14,6 +14,8 @@ import { lastUserText } from '../test/fakes/llm-fake-base';
 import { ChatUser, closeUsers, connectUsers, type Answer } from './lib/chat-users';
 import { pipelineFlow, startBenchNodeRed, type BenchNodeRed } from './lib/node-red';
 import { TimedFake, type FakeRun } from './lib/timed-fake';
+import { TelegramUser } from './lib/telegram-users';
+import { startFakeTelegram } from '../test/fakes/telegram-bot-api';
 import { now, summarize } from './lib/stats';
 
 const quick = process.argv.includes('--quick');
@@ -89,7 +91,7 @@ async function closedLoop(users: ChatUser[], total: number, label: string): Prom
 
 /** The same chat requests, made with the openai SDK straight at the fake, `concurrency` at a time. */
 async function sdkBaseline(fake: TimedFake, bodies: any[], concurrency: number) {
-  const client = new OpenAI({ apiKey: 'sk-bench', baseURL: fake.url, maxRetries: 0 });
+  const client = new OpenAI({ apiKey: 'sk-bench', baseURL: fake.url, maxRetries: 0, timeout: ASK_TIMEOUT_MS });
   const latency: number[] = [];
   const overhead: number[] = [];
   const ingress: number[] = [];
@@ -168,6 +170,79 @@ async function item1(b: BenchNodeRed, fake: TimedFake) {
     ours: { latency: summarize(o.latency), overhead: summarize(o.overhead), ingress: summarize(o.ingress), egress: summarize(o.egress), throughput: (o.ok / elapsedMs) * 1000, cpu },
     baseline: { calls: bodies.length, latency: summarize(base.latency), overhead: summarize(base.overhead), ingress: summarize(base.ingress), egress: summarize(base.egress), throughput: (base.latency.length / base.elapsedMs) * 1000 },
   };
+}
+
+/**
+ * Item 1 again with Telegram at both ends: the bot long-polls the fake Bot API, replies are
+ * sent and edited there. Same LLM settings, users and message count, its own SDK baseline.
+ */
+async function item1Telegram(b: BenchNodeRed, fake: TimedFake) {
+  if (b.telegramMissing.length) return { skipped: `built Telegram nodes missing: ${b.telegramMissing.join(', ')}` };
+  const c = 10;
+  const messages = quick ? 60 : 300;
+  const run: Partial<FakeRun> = { latencyMs: 200, pieces: 3, chunkDelayMs: 0, failRate: 0 };
+  const tg = await startFakeTelegram();
+  try {
+    await b.deploy(pipelineFlow({ fakeUrl: fake.url, concurrency: c, telegram: { apiRoot: tg.apiRoot, token: tg.token } }));
+    fake.setup({ latencyMs: 0, failRate: 0, pieces: 3, chunkDelayMs: 0 });
+    const complete = (text: string) => {
+      const want = fake.answerTo(text).trim();
+      return (v: string) => v.trim() === want;
+    };
+    const warm = new TelegramUser(tg, 9000 + ++runNo);
+    for (let i = 0; i < 20; i++) {
+      const text = `tgwarm${runNo}-${i}`;
+      await warm.ask(text, complete(text), 30_000);
+    }
+    fake.setup(run);
+    const users = Array.from({ length: c }, (_, i) => new TelegramUser(tg, 10_000 + runNo * 100 + i));
+    const latency: number[] = [];
+    const overhead: number[] = [];
+    const ingress: number[] = [];
+    const egress: number[] = [];
+    let answered = 0;
+    let sent = 0;
+    const cpu0 = cpuNow(b);
+    const t0 = now();
+    await Promise.all(
+      users.map(async (u, i) => {
+        while (sent < messages) {
+          const text = `tg${runNo}-u${i}-m${sent++}`;
+          try {
+            const a = await u.ask(text, complete(text), ASK_TIMEOUT_MS);
+            answered++;
+            latency.push(a.doneAt - a.sentAt);
+            const call = fake.calls.get(text);
+            if (call?.ended !== undefined) {
+              overhead.push(a.doneAt - a.sentAt - (call.ended - call.arrived));
+              ingress.push(call.arrived - a.sentAt);
+              egress.push(a.doneAt - call.ended);
+            }
+          } catch {
+            /* counted as lost below */
+          }
+        }
+      }),
+    );
+    const elapsedMs = now() - t0;
+    const cpu = cpuShare(cpu0, cpuNow(b), elapsedMs);
+    const bodies = chatBodies(fake);
+    // Stop the bot's polling before its fake goes away.
+    await b.deploy([]);
+    fake.setup(run);
+    const base = await sdkBaseline(fake, bodies, c);
+    return {
+      concurrency: c,
+      latencyMs: 200,
+      messages,
+      answered,
+      lost: messages - answered,
+      ours: { latency: summarize(latency), overhead: summarize(overhead), ingress: summarize(ingress), egress: summarize(egress), throughput: (answered / elapsedMs) * 1000, cpu },
+      baseline: { calls: bodies.length, latency: summarize(base.latency), overhead: summarize(base.overhead), ingress: summarize(base.ingress), egress: summarize(base.egress), throughput: (base.latency.length / base.elapsedMs) * 1000 },
+    };
+  } finally {
+    await tg.close();
+  }
 }
 
 async function item2(b: BenchNodeRed, fake: TimedFake) {
@@ -282,7 +357,7 @@ async function main(): Promise<void> {
     result.addedSets = b.addedSets;
     result.missing = b.missing;
     if (b.missing.length) throw new Error(`built node files missing: ${b.missing.join(', ')}`);
-    const parts = (process.env.BENCH_PARTS ?? '1,2,3,5').split(',');
+    const parts = (process.env.BENCH_PARTS ?? '1,1t,2,3,5').split(',');
     const step = async (name: string, fn: () => Promise<unknown>) => {
       if (!parts.includes(name)) return;
       const t = now();
@@ -290,6 +365,7 @@ async function main(): Promise<void> {
       process.stderr.write(`pipeline: item ${name} done in ${((now() - t) / 1000).toFixed(1)} s\n`);
     };
     await step('1', () => item1(b!, fake));
+    await step('1t', () => item1Telegram(b!, fake));
     await step('2', () => item2(b!, fake));
     await step('3', () => item3(b!, fake));
     await step('5', () => item5(b!, fake));

@@ -56,35 +56,54 @@ function failed(what: string, r: any): string {
   return `**${what} did not run:** \`${String(r?.error ?? 'no result').split('\n')[0]}\` (see the bench output).\n`;
 }
 
-function item1(p: any): string {
-  const r = p.item1;
-  if (!r) return failed('Item 1', p);
+function comparison(r: any, channel: string, path: string): string {
   const o = r.ours;
   const b = r.baseline;
-  return `## 1. End to end: our pipeline vs. the same LLM calls made directly
-
-${r.concurrency} web chat users send ${r.messages} messages in all, each user its next message as soon as
-its reply arrives (gateway concurrency ${r.concurrency}, LLM latency ${r.latencyMs} ms, streamed reply).
-Baseline: the same ${b.calls} request bodies the llm node sent, replayed with the \`openai\` SDK straight
-at the same fake, ${r.concurrency} at a time. "Over LLM time" is each message's time minus the time the fake
-spent on its call (arrival to last byte), so it is what sits around the LLM call.
-
-${table(['', 'messages', 'throughput', 'time to reply p50 / p99', 'over LLM time p50 / p99'], [
-  ['**ours** (web chat → … → web chat)', `${r.answered} of ${r.messages}`, rate(o.throughput), pp(o.latency), pp(o.overhead)],
+  return `${table(['', 'messages', 'throughput', 'time to reply p50 / p99', 'over LLM time p50 / p99'], [
+  [`**ours** (${channel} → … → ${channel})`, `${r.answered} of ${r.messages}`, rate(o.throughput), pp(o.latency), pp(o.overhead)],
   ['**baseline** (SDK → fake)', b.latency.n, rate(b.throughput), pp(b.latency), pp(b.overhead)],
 ])}
 
-Where the time over the LLM goes (same clock: users, fake and SDK live in the bench process):
+Where the time over the LLM goes (same clock: users, fakes and SDK live in the bench process):
 
 ${table(['', 'message sent → LLM request arrives p50 / p99', 'LLM response ends → reply received p50 / p99'], [
-  ['**ours**: web chat in, route filter, session, llm node, HTTP / llm node, session end, web chat out, WebSocket', pp(o.ingress), pp(o.egress)],
+  [`**ours**: ${path}`, pp(o.ingress), pp(o.egress)],
   ['**baseline**: SDK and HTTP only', pp(b.ingress), pp(b.egress)],
 ])}
 
 - **Overhead per message added by the pipeline** (ours − baseline, over LLM time): p50 **${ms(o.overhead.p50 - b.overhead.p50)}**, p99 **${ms(o.overhead.p99 - b.overhead.p99)}**.
 - **Throughput ratio ours / baseline: ${ratio(o.throughput, b.throughput)}**. Messages lost: ${r.lost}.
-- CPU during our run: Node-RED ${pct(o.cpu?.nodeRed)} of one core, the bench process (users + fake) ${pct(o.cpu?.bench)}.
+- CPU during our run: Node-RED ${pct(o.cpu?.nodeRed)} of one core, the bench process (users + fakes) ${pct(o.cpu?.bench)}.
 `;
+}
+
+function item1(p: any): string {
+  const r = p.item1;
+  if (!r) return failed('Item 1', p);
+  const t = p.item1t;
+  const tg = !t
+    ? failed('The Telegram variant', p)
+    : t.skipped
+      ? `**Not run:** ${t.skipped}.\n`
+      : comparison(t, 'Telegram', 'Bot API long poll, telegram in, route filter, session, llm node, HTTP / llm node, session end, telegram out, Bot API sendMessage / editMessageText');
+  return `## 1. End to end: our pipeline vs. the same LLM calls made directly
+
+### 1a. Web chat
+
+${r.concurrency} web chat users send ${r.messages} messages in all, each user its next message as soon as
+its reply arrives (gateway concurrency ${r.concurrency}, LLM latency ${r.latencyMs} ms, streamed reply).
+Baseline: the same ${r.baseline.calls} request bodies the llm node sent, replayed with the \`openai\` SDK straight
+at the same fake, ${r.concurrency} at a time. "Over LLM time" is each message's time minus the time the fake
+spent on its call (arrival to last byte), so it is what sits around the LLM call.
+
+${comparison(r, 'web chat', 'web chat in, route filter, session, llm node, HTTP / llm node, session end, web chat out, WebSocket')}
+### 1b. Telegram (loopback fake Bot API)
+
+The same run with Telegram at both ends: each user has a private chat; a message is an update
+handed to the bot's long poll; the reply counts as received when the bot's message in that chat
+(sent, then edited in place while streaming) holds the complete answer.
+
+${tg}`;
 }
 
 function item2(p: any): string {
@@ -122,7 +141,7 @@ is reached; an apology is the llm node's reply after it gave up. The last row lo
 bound on purpose so that busy replies happen. Time to reply counts every reply (busy ones too).
 
 ${table(['run', 'queue bound', 'messages', 'lost', 'answered', 'busy replies', 'apologies', 'time to reply p50 / p99', 'injected 429 / 500', 'LLM calls'], rows.map(row))}
-${faulty ? `
+${rows.some((r: any) => r.unclassified) ? `\n- Replies that were none of answer, busy or apology: ${rows.map((r: any) => r.unclassified).join(' / ')}.` : ''}${faulty ? `
 - Time to reply with failures / without: p50 **${ratio(faulty.timeToReply.p50, clean.timeToReply.p50)}**, p99 **${ratio(faulty.timeToReply.p99, clean.timeToReply.p99)}**.` : ''}
 `;
 }
@@ -226,6 +245,7 @@ ${item5(p)}
 | \`bench/pipeline.ts\` | items 1, 2, 3, 5 in a real Node-RED, with the SDK baselines |
 | \`bench/lib/timed-fake.ts\` | the OpenAI fake of \`test/fakes\` with per-call timing and failure injection |
 | \`bench/lib/chat-users.ts\` | web chat users over the page's real WebSocket protocol |
+| \`bench/lib/telegram-users.ts\` | Telegram users on the loopback fake Bot API of \`test/fakes\` |
 | \`bench/lib/node-red.ts\` | starts Node-RED on a private copy of the build, deploys the flow |
 
 Why it is built this way: docs/decisions/0090-benchmark-method.md.

@@ -2,10 +2,11 @@
 // `npm run bench`: runs every benchmark part in its own child process (fresh heap, --expose-gc
 // for the memory figures), collects their BENCH_RESULT lines and writes BENCHMARKS.md from
 // them. No figure in BENCHMARKS.md is typed by hand. `--quick` runs smaller counts (a smoke
-// run; it writes bench/last-quick.md instead of BENCHMARKS.md).
+// run; it writes clawflow-bench-quick.md in the temp dir instead of BENCHMARKS.md).
 'use strict';
 const { spawn } = require('child_process');
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 const root = path.resolve(__dirname, '..');
@@ -50,9 +51,9 @@ async function main() {
   require('tsx/cjs');
   const { render } = require('./report.ts');
   const md = render({ engineRuns, wide, pipeline, quick, full, totalMs: Date.now() - t0 });
-  const target = quick ? path.join(__dirname, 'last-quick.md') : path.join(root, 'BENCHMARKS.md');
+  const target = quick ? path.join(os.tmpdir(), 'clawflow-bench-quick.md') : path.join(root, 'BENCHMARKS.md');
   fs.writeFileSync(target, md);
-  process.stderr.write(`bench: wrote ${path.relative(root, target)} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  process.stderr.write(`bench: wrote ${target} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   if (pipeline.error || engineRuns.some((r) => r.error)) process.exitCode = 1;
 }
 

@@ -60,8 +60,13 @@ export class TimedFake extends OpenAIFake {
         this.injected.s500++;
         return { ...base, status: 500, errorMessage: 'server error (injected)' };
       }
-      return { ...base, text: `echo: ${text} ` + 'lorem ipsum dolor sit amet '.repeat(Math.max(1, r.pieces / 2)), pieces: r.pieces, chunkDelayMs: r.chunkDelayMs };
+      return { ...base, text: this.answerTo(text), pieces: r.pieces, chunkDelayMs: r.chunkDelayMs };
     };
+  }
+
+  /** The complete answer a successful call with last user text `text` streams. */
+  answerTo(text: string): string {
+    return `echo: ${text} ` + 'lorem ipsum dolor sit amet '.repeat(Math.max(1, Math.floor(this.run.pieces / 2)));
   }
 
   /** Settings for the next run; forgets the timings of the previous one. */
