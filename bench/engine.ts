@@ -88,7 +88,8 @@ async function warmUp(kind: Args['store']): Promise<void> {
     await filter.decide(chat);
     await gw.submit(chat, 'warm');
   }
-  while (gw.stats().active || gw.stats().waiting) await new Promise((r) => setImmediate(r));
+  const until = Date.now() + 10_000;
+  while ((gw.stats().active || gw.stats().waiting) && Date.now() < until) await new Promise((r) => setImmediate(r));
   await gw.close();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }

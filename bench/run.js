@@ -41,6 +41,7 @@ const engine = (store, sessions, messages, extra = []) =>
 
 async function main() {
   const t0 = Date.now();
+  const loadStart = os.loadavg()[0];
   const m = quick ? 0.2 : 1;
   const engineRuns = [];
   for (const s of [10, 1000, 100000]) engineRuns.push(await engine('memory', s, Math.round(20000 * m)));
@@ -50,7 +51,7 @@ async function main() {
 
   require('tsx/cjs');
   const { render } = require('./report.ts');
-  const md = render({ engineRuns, wide, pipeline, quick, full, totalMs: Date.now() - t0 });
+  const md = render({ engineRuns, wide, pipeline, quick, full, totalMs: Date.now() - t0, load: [loadStart, os.loadavg()[0]] });
   const target = quick ? path.join(os.tmpdir(), 'clawflow-bench-quick.md') : path.join(root, 'BENCHMARKS.md');
   fs.writeFileSync(target, md);
   process.stderr.write(`bench: wrote ${target} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
