@@ -254,7 +254,7 @@ async function item2(b: BenchNodeRed, fake: TimedFake) {
       await deploy(b, fake, c);
       fake.setup(run);
       const users = await connectUsers(b.page, `ll${runNo}-peer`, 2 * c);
-      const messages = (quick ? 3 : 6) * c;
+      const messages = (quick ? 3 : 10) * c;
       const cpu0 = cpuNow(b);
       const { records, elapsedMs } = await closedLoop(users, messages, `ll${runNo}`);
       const cpu = cpuShare(cpu0, cpuNow(b), elapsedMs);

@@ -118,12 +118,14 @@ With LLM latency L and gateway concurrency C the ideal is C / L messages per sec
 has 2·C users (so C turns always wait to run) sending ${rows[0].messages / rows[0].concurrency}·C messages in all,
 closed loop. "LLM time" is what the fake took per call (latency plus streaming).
 
-${table(['C', 'L', 'users', 'messages', 'achieved', 'ideal C/L', '**achieved / ideal**', 'LLM time mean', 'slot time per turn beyond the LLM', 'time to reply p50 / p99', 'CPU Node-RED / bench'],
-  rows.map((r: any) => [r.concurrency, `${r.latencyMs} ms`, r.users, `${r.answered} of ${r.messages}`, rate(r.achieved), rate(r.ideal), `**${fmt(r.ratio, 2)}**`, ms(r.serverMs.mean), ms((r.concurrency / r.achieved) * 1000 - r.serverMs.mean), pp(r.latency), `${pct(r.cpu?.nodeRed)} / ${pct(r.cpu?.bench)}`]))}
+${table(['C', 'L', 'users', 'messages', 'achieved', 'ideal C/L', '**achieved / ideal**', 'LLM time mean', 'slot time per turn beyond the LLM', 'time to reply p50 / p99', 'CPU Node-RED / bench', 'Node-RED CPU per message'],
+  rows.map((r: any) => [r.concurrency, `${r.latencyMs} ms`, r.users, `${r.answered} of ${r.messages}`, rate(r.achieved), rate(r.ideal), `**${fmt(r.ratio, 2)}**`, ms(r.serverMs.mean), ms((r.concurrency / r.achieved) * 1000 - r.serverMs.mean), pp(r.latency), `${pct(r.cpu?.nodeRed)} / ${pct(r.cpu?.bench)}`, ms((r.cpu?.nodeRed / 100) * (1000 / r.achieved))]))}
 
 "Slot time per turn beyond the LLM" is C / achieved − LLM time: how long each of the C slots
 spends per turn on everything but the LLM call (Little's law read backwards). CPU is the share of one core each process used during the row (the machine has ${os.cpus().length}); a row
 far below 1.00 with Node-RED near 100% is bound by the Node-RED process (one JavaScript thread).
+"Node-RED CPU per message" is the CPU time the Node-RED process spent per answered message (all
+nodes, web chat and HTTP included); compare it with the gateway's own cost in item 4.
 `;
 }
 
@@ -229,8 +231,8 @@ ${added}${pipelineError}
   means the difference is smaller than the run-to-run noise.
 - p50 / p99: the median and the 99th percentile of the per-message times (nearest rank). With a
   few hundred messages a p99 is close to the worst case; read it as "the slow tail".
-- "Time to reply" is measured where a user is: from sending the message over the web chat
-  WebSocket to receiving the final reply. "Over LLM time" removes the time the fake LLM itself took
+- "Time to reply" is measured where a user is: from sending the message (a web chat WebSocket
+  frame, or a Telegram update handed to the bot's long poll) to receiving the complete reply. "Over LLM time" removes the time the fake LLM itself took
   for that very call, leaving what our nodes (or, for the baseline, the SDK and HTTP) add.
 - The LLM is a fake with a fixed latency, so these figures say what clawflow costs on top of a
   provider, not how fast any provider is.
