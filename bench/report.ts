@@ -122,7 +122,9 @@ ${table(['C', 'L', 'users', 'messages', 'achieved', 'ideal C/L', '**achieved / i
   rows.map((r: any) => [r.concurrency, `${r.latencyMs} ms`, r.users, `${r.answered} of ${r.messages}`, rate(r.achieved), rate(r.ideal), `**${fmt(r.ratio, 2)}**`, ms(r.serverMs.mean), ms((r.concurrency / r.achieved) * 1000 - r.serverMs.mean), pp(r.latency), `${pct(r.cpu?.nodeRed)} / ${pct(r.cpu?.bench)}`, ms((r.cpu?.nodeRed / 100) * (1000 / r.achieved))]))}
 
 "Slot time per turn beyond the LLM" is C / achieved − LLM time: how long each of the C slots
-spends per turn on everything but the LLM call (Little's law read backwards). CPU is the share of one core each process used during the row (the machine has ${os.cpus().length}); a row
+spends per turn on everything but the LLM call (Little's law read backwards). It includes the
+run's start and drain (the first C turns start together and the last round can be partly
+empty), worth about L divided by the number of rounds (10). CPU is the share of one core each process used during the row (the machine has ${os.cpus().length}); a row
 far below 1.00 with Node-RED near 100% is bound by the Node-RED process (one JavaScript thread).
 "Node-RED CPU per message" is the CPU time the Node-RED process spent per answered message (all
 nodes, web chat and HTTP included); compare it with the gateway's own cost in item 4.

@@ -56,6 +56,13 @@ async function main() {
   fs.writeFileSync(target, md);
   process.stderr.write(`bench: wrote ${target} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   if (pipeline.error || engineRuns.some((r) => r.error)) process.exitCode = 1;
+  // A lost message is a bug, not a slow figure: make the run fail so nobody misses it.
+  const lost = [pipeline.item1, pipeline.item1t, ...(pipeline.item2 || []), ...(pipeline.item3 || []), ...engineRuns]
+    .filter((r) => r && r.lost > 0);
+  if (lost.length) {
+    process.stderr.write(`bench: MESSAGES LOST in ${lost.length} run(s); see BENCHMARKS.md\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err) => {
