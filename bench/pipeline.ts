@@ -263,7 +263,7 @@ async function item2(b: BenchNodeRed, fake: TimedFake) {
       const server = [...fake.calls.values()].filter((x) => x.ended !== undefined).map((x) => x.ended! - x.arrived);
       const achieved = (o.ok / elapsedMs) * 1000;
       const ideal = c / (l / 1000);
-      rows.push({ concurrency: c, latencyMs: l, users: 2 * c, messages, answered: o.ok, achieved, ideal, ratio: achieved / ideal, cpu, serverMs: summarize(server), latency: summarize(o.latency), overhead: summarize(o.overhead) });
+      rows.push({ concurrency: c, latencyMs: l, users: 2 * c, messages, answered: o.ok, lost: messages - o.ok, achieved, ideal, ratio: achieved / ideal, cpu, serverMs: summarize(server), latency: summarize(o.latency), overhead: summarize(o.overhead) });
     }
   }
   return rows;
