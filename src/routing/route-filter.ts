@@ -4,25 +4,34 @@
  * over this class; everything here is testable without Node-RED and with an injected clock.
  *
  * Order of the checks (each one can stop the message):
- * 1. groups: group policy, then mention gating (silent: strangers' chatter gets no answer);
+ * 1. groups: group policy, then mention gating (silent: strangers' chatter gets no answer, but
+ *    is kept as group context for the next message that mentions the bot), then bot loop
+ *    protection for messages from other bots;
  * 2. an owner's `/pair ...` command is handled and answered (never reaches the gateway);
  * 3. direct messages: `disabled`, then the allowlist (silent);
  * 4. flood control per peer (one polite reply per window);
  * 5. pairing: approved peers pass, strangers get a code.
  * Flood control comes after the silent checks so ignored chatter never uses up a peer's
  * budget, and before pairing so a stranger cannot make the bot answer without limit.
+ * Messages from bots in groups are counted by the bot loop guard instead of flood control
+ * (when it is on): a polite "slow down" reply to a bot is exactly what keeps a loop going.
+ * See docs/decisions/0110-group-context-pattern-mentions-bot-loops.md.
  */
 import { peerAddress, type ChatEnvelope } from '../envelope';
 import type { KeyValueStore } from '../store/kv';
+import { BotLoopGuard } from './bot-loop';
 import { FloodGate } from './flood-gate';
+import { GroupContextBuffer } from './group-context';
 import { IdList, parseIdList } from './id-list';
 import { PairingBook, type ApproveOutcome, type PairingListing, type RevokeOutcome } from './pairing-book';
+import { MentionPatterns, parseMentionPatterns } from './mention-patterns';
 import { runPairCommand } from './pair-command';
 import type {
   ApprovedPeer,
   Decision,
   DmPolicy,
   GroupPolicy,
+  MentionKind,
   Notice,
   PendingRequest,
   Rejected,
@@ -46,6 +55,16 @@ export interface RouteFilterOptions {
   rateLimit?: number;
   /** Window of flood control in ms. Default 60 000. */
   rateWindowMs?: number;
+  /** Regular expressions (one per line, or a list) that count as a mention in groups. */
+  mentionPatterns?: string | readonly string[] | MentionPatterns;
+  /** Unmentioned group messages kept per group as context; 0 turns it off. Default 20. */
+  groupContextSize?: number;
+  /** How long a kept group message stays relevant, in ms. Default one hour. */
+  groupContextMaxAgeMs?: number;
+  /** Exchanges per window between one other bot and us in one group; 0 = off. Default 20. */
+  botLoopLimit?: number;
+  /** Window of bot loop protection in ms. Default 60 000. */
+  botLoopWindowMs?: number;
   /** Pairing code lifetime in ms. Default one hour. */
   codeTtlMs?: number;
   /** Pending pairing requests per channel. Default 5. */
@@ -71,6 +90,10 @@ const DEFAULTS = {
   rateWindowMs: 60_000,
   codeTtlMs: 60 * 60_000,
   maxPendingPerChannel: 5,
+  groupContextSize: 20,
+  groupContextMaxAgeMs: 60 * 60_000,
+  botLoopLimit: 20,
+  botLoopWindowMs: 60_000,
 };
 
 /** Fallback renderer: the key and its parameters, for callers that bring no texts. */
@@ -85,6 +108,9 @@ export class RouteFilter {
   readonly allowFrom: IdList;
   readonly groupAllow: IdList;
   readonly codeTtlMs: number;
+  readonly mentionPatterns: MentionPatterns;
+  readonly groupContext: GroupContextBuffer;
+  readonly botLoop: BotLoopGuard;
   private readonly book: PairingBook;
   private readonly flood: FloodGate;
   private readonly now: () => number;
@@ -108,6 +134,16 @@ export class RouteFilter {
     const rateLimit = Math.floor(num(opts.rateLimit, DEFAULTS.rateLimit, 'rate limit'));
     const rateWindowMs = positive(opts.rateWindowMs, DEFAULTS.rateWindowMs, 'rate window');
     const maxPending = Math.floor(positive(opts.maxPendingPerChannel, DEFAULTS.maxPendingPerChannel, 'pending requests per channel'));
+    this.mentionPatterns =
+      opts.mentionPatterns instanceof MentionPatterns ? opts.mentionPatterns : parseMentionPatterns(opts.mentionPatterns);
+    this.groupContext = new GroupContextBuffer({
+      maxMessages: Math.floor(num(opts.groupContextSize, DEFAULTS.groupContextSize, 'group context size')),
+      maxAgeMs: positive(opts.groupContextMaxAgeMs, DEFAULTS.groupContextMaxAgeMs, 'group context age'),
+    });
+    this.botLoop = new BotLoopGuard({
+      limit: Math.floor(num(opts.botLoopLimit, DEFAULTS.botLoopLimit, 'bot loop limit')),
+      windowMs: positive(opts.botLoopWindowMs, DEFAULTS.botLoopWindowMs, 'bot loop window'),
+    });
     this.now = opts.now ?? Date.now;
     this.tr = opts.t ?? keyRenderer;
     this.flood = new FloodGate({ limit: rateLimit, windowMs: rateWindowMs });
@@ -129,13 +165,25 @@ export class RouteFilter {
     const channel = chat.channel.toLowerCase();
     const isOwner = this.owners.has(channel, chat.senderId);
 
+    let mention: MentionKind | undefined;
+    const botGuarded = this.botLoop.applies(chat);
     if (chat.chatType === 'group') {
       if (this.groupPolicy === 'disabled') return reject('group_disabled');
       if (this.groupPolicy === 'allowlist' && !this.groupAllow.has(channel, chat.chatId, chat.groupId)) {
         return reject('group_not_allowed');
       }
-      // The channel-in node applied its platform's rules; a reply to the bot counts as well.
-      if (this.requireMention && !chat.mentioned && chat.replyTo?.fromBot !== true) return reject('not_mentioned');
+      mention = this.mentionOf(chat);
+      if (!mention) {
+        // Only chatter of groups the bot serves is kept: never that of unlisted groups.
+        this.groupContext.add(chat, now);
+        return reject('not_mentioned');
+      }
+      if (botGuarded) {
+        const loop = this.botLoop.hit(chat, now);
+        if (!loop.allowed) {
+          return { accept: false, reason: 'bot_loop', botLoop: { pair: loop.pair, warn: loop.warn, retryAfterMs: loop.retryAfterMs } };
+        }
+      }
     }
 
     if (isOwner && chat.command?.name === 'pair') {
@@ -148,7 +196,7 @@ export class RouteFilter {
     const listed = this.allowFrom.has(channel, chat.senderId);
     if (direct && this.dmPolicy === 'allowlist' && !listed && !isOwner) return reject('not_allowlisted');
 
-    const verdict = this.flood.hit(peerAddress(chat), now);
+    const verdict = botGuarded ? ({ allowed: true } as const) : this.flood.hit(peerAddress(chat), now);
     if (!verdict.allowed) {
       const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
       return verdict.notify
@@ -156,7 +204,10 @@ export class RouteFilter {
         : { accept: false, reason: 'rate_limited' };
     }
 
-    if (!direct) return { accept: true, reason: 'group' };
+    if (!direct) {
+      const context = this.groupContext.take(chat, now);
+      return { accept: true, reason: 'group', mention, ...(context.length ? { groupContext: context } : {}) };
+    }
     if (this.dmPolicy === 'open') return { accept: true, reason: 'open' };
     if (isOwner) return { accept: true, reason: 'owner' };
     if (listed) return { accept: true, reason: 'allowlisted' };
@@ -171,6 +222,18 @@ export class RouteFilter {
     return req.status === 'issued'
       ? { accept: false, reason: 'pairing_required', reply: this.reply('pairingRequired', params), pairing: req.request }
       : { accept: false, reason: 'pairing_pending', reply: this.reply('pairingPending', params), pairing: req.request };
+  }
+
+  /**
+   * How a group message addresses the bot, or undefined if it does not: the channel-in
+   * node's platform rules (`mentioned`), a reply to the bot, or one of the mention patterns.
+   */
+  private mentionOf(chat: ChatEnvelope): MentionKind | undefined {
+    if (!this.requireMention) return 'not_required';
+    if (chat.mentioned) return 'platform';
+    if (chat.replyTo?.fromBot === true) return 'reply';
+    if (this.mentionPatterns.matches(chat.text)) return 'pattern';
+    return undefined;
   }
 
   /** Approve by code from outside the chat (an inject or dashboard): the owner's other path. */

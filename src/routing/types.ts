@@ -27,7 +27,8 @@ export type RejectReason =
   | 'group_not_allowed'
   | 'not_mentioned'
   | 'rate_limited'
-  | 'pairing_command';
+  | 'pairing_command'
+  | 'bot_loop';
 
 /** Reasons of the control answers (approve / revoke / list) that leave on output 2 too. */
 export type ControlReason = 'pairing_approved' | 'pairing_revoked' | 'pairing_list';
@@ -45,10 +46,41 @@ export interface ReplyText {
   text: string;
 }
 
+/** Who is looping with whom, for the warning and the status. */
+export interface BotLoopPair {
+  channel: string;
+  /** Our bot account. */
+  account: string;
+  chatId: string;
+  /** The other bot. */
+  botId: string;
+  botName?: string;
+}
+
+/** How a group message was found to address the bot (`msg.route.mention`). */
+export type MentionKind = 'platform' | 'reply' | 'pattern' | 'not_required';
+
+/**
+ * One group message that did not mention the bot, kept as context for the next one that
+ * does. Handed on as `msg.groupContext` (an array of these, oldest first); the session
+ * gateway shows them to the model marked as group context, never as turns.
+ */
+export interface GroupContextEntry {
+  senderId: string;
+  senderName?: string;
+  text: string;
+  /** When the platform says it was sent (ms since the epoch). */
+  ts: number;
+}
+
 /** The message passes: send it on to the session gateway. */
 export interface Accepted {
   accept: true;
   reason: AcceptReason;
+  /** Groups only: how the message addressed the bot. */
+  mention?: MentionKind;
+  /** Groups only: the unmentioned messages since the bot was last addressed there. */
+  groupContext?: GroupContextEntry[];
 }
 
 /** The message stops here; `reply`, when present, goes back to the same chat. */
@@ -60,6 +92,8 @@ export interface Rejected {
   pairing?: PendingRequest;
   /** Extra messages an owner command causes, e.g. the "you are approved" notice to the requester. */
   notices?: Notice[];
+  /** `bot_loop`: the pair that was cut, and whether this is the first cut of the window (warn once). */
+  botLoop?: { pair: BotLoopPair; warn: boolean; retryAfterMs: number };
 }
 
 export type Decision = Accepted | Rejected;
