@@ -3,12 +3,14 @@
  * asks the RouteFilter engine (src/routing) for a decision, maps it to msg and two outputs,
  * keeps the status (pending pairing requests) truthful. Output 1: accepted chat traffic.
  * Output 2: rejections with `msg.reason` (and a ready reply where the sender should hear
- * something) plus the answers to pairing control messages.
+ * something) plus the answers to pairing control messages. Rejections that do not leave
+ * output 2 (its default `replies` mode) are counted in the status, so nothing stops unseen.
+ * Accepted group messages carry `msg.groupContext` (decision 0110).
  */
 import path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { requireEnvelope } from '../src/envelope';
-import { RouteFilter, type ControlResult, type Decision, type Notice } from '../src/routing';
+import { RouteFilter, type ControlResult, type Decision, type Notice, type Rejected } from '../src/routing';
 import { FileKeyValueStore, MemoryKeyValueStore, type KeyValueStore } from '../src/store/kv';
 
 const TYPE = 'clawflow-route-filter';
@@ -20,6 +22,14 @@ interface RouteFilterDef extends NodeDef {
   groupPolicy: string;
   groupAllow: string;
   requireMention: boolean;
+  /** One regular expression per line; a match counts as a mention in groups. */
+  mentionPatterns?: string;
+  /** Unmentioned group messages kept per group (0 = off). */
+  groupContext?: string | number;
+  /** Minutes a kept group message stays relevant. */
+  groupContextAge?: string | number;
+  /** Exchanges per minute between another bot and us in one group (0 = off). */
+  botLoopLimit?: string | number;
   rateLimit: string | number;
   rateWindow: string | number;
   codeTtl: string | number;
@@ -41,6 +51,14 @@ type SendFn = (msg: Array<Msg | Msg[] | null>) => void;
 const CONTROL_TOPICS = ['pairing/approve', 'pairing/revoke', 'pairing/list'];
 /** setTimeout cannot wait longer than this (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Status updates caused by chat traffic are coalesced to one per this many ms. */
+const STATUS_EVERY_MS = 1000;
+
+interface StatusShape {
+  fill: 'red' | 'green' | 'yellow' | 'blue' | 'grey';
+  shape: 'ring' | 'dot';
+  text: string;
+}
 
 export = function (RED: NodeAPI) {
   const t = (key: string, params?: Record<string, unknown>) => RED._(`${TYPE}.${key}`, params as any);
@@ -54,6 +72,14 @@ export = function (RED: NodeAPI) {
     let configError: Error | undefined;
     let expiryTimer: NodeJS.Timeout | undefined;
     let closed = false;
+    // Status = the policy part (refreshStatus) + what stopped here unseen + a bot loop, if cut.
+    let base: StatusShape | undefined;
+    /** Rejections that did not leave output 2 (silent ones in `replies` mode). */
+    let ignored = 0;
+    let loopNote: { text: string; until: number } | undefined;
+    let statusTimer: NodeJS.Timeout | undefined;
+    let loopTimer: NodeJS.Timeout | undefined;
+    let lastRender = 0;
     /** Messages still being decided; close waits for them so no store write outlives the node. */
     const inflight = new Set<Promise<void>>();
     const sendAll = config.output2 === 'all';
@@ -64,6 +90,10 @@ export = function (RED: NodeAPI) {
         dmPolicy: (config.dmPolicy || 'pairing') as never,
         groupPolicy: (config.groupPolicy || 'allowlist') as never,
         requireMention: config.requireMention !== false,
+        mentionPatterns: config.mentionPatterns,
+        groupContextSize: optionalNumber(config.groupContext),
+        groupContextMaxAgeMs: scaled(config.groupContextAge, 60_000),
+        botLoopLimit: optionalNumber(config.botLoopLimit),
         owners: config.owners,
         allowFrom: config.allowFrom,
         groupAllow: config.groupAllow,
@@ -116,16 +146,17 @@ export = function (RED: NodeAPI) {
       expiryTimer = undefined;
       if (filter.dmPolicy !== 'pairing') {
         const fill = filter.dmPolicy === 'open' ? 'yellow' : 'green';
-        node.status({ fill, shape: 'dot', text: t(`status.${filter.dmPolicy}`) });
+        base = { fill, shape: 'dot', text: t(`status.${filter.dmPolicy}`) };
+        render();
         return;
       }
       const s = await filter.summary();
       if (closed) return;
-      node.status(
+      base =
         s.pending > 0
           ? { fill: 'yellow', shape: 'ring', text: t('status.pending', { count: s.pending, approved: s.approved }) }
-          : { fill: 'green', shape: 'dot', text: t('status.pairing', { approved: s.approved }) },
-      );
+          : { fill: 'green', shape: 'dot', text: t('status.pairing', { approved: s.approved }) };
+      render();
       // Codes expire without any message arriving; look again when the next one does.
       if (s.nextExpiry !== undefined) {
         const wait = Math.min(MAX_TIMER_MS, Math.max(0, s.nextExpiry - Date.now()) + 50);
@@ -134,6 +165,43 @@ export = function (RED: NodeAPI) {
           refreshStatus().catch((err: Error) => node.error(t('errors.store', { error: err.message })));
         }, wait);
       }
+    }
+
+    /** Show the status now: a cut bot loop first, then the policy, and the unseen count. */
+    function render(): void {
+      if (closed || configError) return;
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = undefined;
+      lastRender = Date.now();
+      const suffix = ignored > 0 ? ` · ${t('status.ignored', { count: ignored })}` : '';
+      if (loopNote && Date.now() < loopNote.until) {
+        node.status({ fill: 'yellow', shape: 'ring', text: loopNote.text + suffix });
+        return;
+      }
+      loopNote = undefined;
+      if (base) node.status({ ...base, text: base.text + suffix });
+    }
+
+    /** Status after chat traffic: at most one update per STATUS_EVERY_MS, the last one kept. */
+    function renderSoon(): void {
+      if (closed || statusTimer) return;
+      const wait = lastRender + STATUS_EVERY_MS - Date.now();
+      if (wait <= 0) return render();
+      statusTimer = setTimeout(render, wait);
+    }
+
+    /** A bot loop was cut: warn once per window (the engine says when) and show it until the window ends. */
+    function noteBotLoop(loop: NonNullable<Rejected['botLoop']>): void {
+      const p = loop.pair;
+      const params = { channel: p.channel, chatId: p.chatId, bot: p.botName ? `${p.botName} (${p.botId})` : p.botId, account: p.account, limit: filter?.botLoop.opts.limit ?? 0 };
+      if (loop.warn) node.warn(t('warnings.botLoop', params));
+      loopNote = { text: t('status.botLoop', params), until: Date.now() + loop.retryAfterMs };
+      if (loopTimer) clearTimeout(loopTimer);
+      loopTimer = setTimeout(() => {
+        loopTimer = undefined;
+        render();
+      }, Math.min(MAX_TIMER_MS, loop.retryAfterMs + 10));
+      if (loop.warn) render();
     }
 
     node.on('input', (msg: Msg, send: SendFn, done: (err?: Error) => void) => {
@@ -161,9 +229,14 @@ export = function (RED: NodeAPI) {
     function emit(decision: Decision, msg: Msg, send: SendFn): void {
       msg.route = { accepted: decision.accept, reason: decision.reason };
       if (decision.accept) {
+        if (decision.mention) msg.route.mention = decision.mention;
+        // The one canonical place (read by the session gateway); never a stale upstream value.
+        if (decision.groupContext) msg.groupContext = decision.groupContext;
+        else delete msg.groupContext;
         send([msg, null]);
         return;
       }
+      if (decision.botLoop) noteBotLoop(decision.botLoop);
       msg.reason = decision.reason;
       if (decision.reply) msg.payload = decision.reply.text;
       if (decision.pairing) msg.pairing = { code: decision.pairing.code, expiresAt: decision.pairing.expiresAt };
@@ -171,6 +244,10 @@ export = function (RED: NodeAPI) {
       if (decision.reply || sendAll) out.push(msg);
       for (const n of decision.notices ?? []) out.push(noticeMsg(n));
       if (out.length) send([null, out]);
+      if (!out.includes(msg)) {
+        ignored++;
+        renderSoon();
+      }
     }
 
     function noticeMsg(n: Notice): Msg {
@@ -246,8 +323,8 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
-      if (expiryTimer) clearTimeout(expiryTimer);
-      expiryTimer = undefined;
+      for (const timer of [expiryTimer, statusTimer, loopTimer]) if (timer) clearTimeout(timer);
+      expiryTimer = statusTimer = loopTimer = undefined;
       const s = ownsStore ? store : undefined;
       store = undefined;
       // A redeploy opens the same store file again: let pending decisions finish writing first.

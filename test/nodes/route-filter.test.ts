@@ -3,7 +3,7 @@ import { existsSync } from 'fs';
 import { mkdtemp, readFile, rm } from 'fs/promises';
 import os from 'os';
 import path from 'path';
-import { helper } from '../support/node-red';
+import { helper, waitForStatus } from '../support/node-red';
 import { MemoryKeyValueStore } from '../../src/store/kv';
 import { discordDm, discordGuild, pairCommand, telegramDm, telegramGroup, webchat } from '../src/routing/envelopes';
 
@@ -396,6 +396,136 @@ describe('nodes/route-filter (clawflow-route-filter)', function () {
     await closing;
     assert.equal(await decided, undefined);
     assert.ok(await inner.get('pending:telegram:42'), 'the write completed');
+  });
+
+  describe('groups: context, pattern mentions, bot loops, unseen rejections', () => {
+    const groupFlow = (config: Record<string, unknown> = {}) => flow({ groupPolicy: 'open', rateLimit: 0, ...config });
+    /** Resolves once the policy status is shown (it may have been shown already). */
+    const policyShown = (n: any) =>
+      n.status.getCalls().some((call: any) => call.firstArg.text === 'DMs open to everyone')
+        ? Promise.resolve()
+        : waitForStatus(n, (s) => s.text === 'DMs open to everyone');
+    const bot = (n: number) => {
+      const env = telegramGroup('8000000002', { mentioned: true, text: `bot says ${n}` });
+      env.senderIsBot = true;
+      env.senderName = 'echo bot';
+      return env;
+    };
+
+    it('telegram and discord: unmentioned chatter arrives as msg.groupContext with the next mention, per chat', async () => {
+      await helper.load(nodeWithTexts, groupFlow());
+      const c = collector();
+      await deliver(msgOf(telegramGroup('11', { text: 'lunch at noon?' })));
+      await deliver(msgOf(discordGuild('21', { text: 'deploy is green' })));
+      await deliver(msgOf(telegramGroup('12', { text: 'noon works' })));
+      const tg = { ...msgOf(telegramGroup('11', { mentioned: true, text: '@bot book a table' })), groupContext: [{ text: 'stale upstream' }] };
+      await deliver(tg);
+      const out = await c.next(1);
+      assert.equal(out._msgid, tg._msgid);
+      assert.deepEqual(out.route, { accepted: true, reason: 'group', mention: 'platform' });
+      assert.deepEqual(
+        out.groupContext.map((e: any) => [e.senderId, e.senderName, e.text, typeof e.ts]),
+        [['11', 'tg user 11', 'lunch at noon?', 'number'], ['12', 'tg user 12', 'noon works', 'number']],
+      );
+      await deliver(msgOf(discordGuild('22', { replyToBot: true, text: 'is it?' })));
+      const dc = await c.next(1);
+      assert.equal(dc.route.mention, 'reply');
+      assert.deepEqual(dc.groupContext.map((e: any) => e.text), ['deploy is green']);
+      // Used once; an upstream value never leaks through.
+      await deliver({ ...msgOf(telegramGroup('11', { mentioned: true })), groupContext: [{ text: 'stale' }] });
+      assert.equal((await c.next(1)).groupContext, undefined);
+      assert.equal(c.got[2].length, 0, 'chatter is not echoed on output 2');
+    });
+
+    it('group context 0 turns it off', async () => {
+      await helper.load(nodeWithTexts, groupFlow({ groupContext: 0 }));
+      const c = collector();
+      await deliver(msgOf(telegramGroup('11', { text: 'chatter' })));
+      await deliver(msgOf(telegramGroup('11', { mentioned: true })));
+      assert.equal((await c.next(1)).groupContext, undefined);
+    });
+
+    it('pattern mentions count as a mention (case-insensitive)', async () => {
+      await helper.load(nodeWithTexts, groupFlow({ mentionPatterns: '\\bclawd?\\b\n^!ask\\b' }));
+      const c = collector();
+      await deliver(msgOf(discordGuild('21', { text: 'Clawd, are you there?' })));
+      const m = await c.next(1);
+      assert.deepEqual(m.route, { accepted: true, reason: 'group', mention: 'pattern' });
+      await deliver(msgOf(telegramGroup('11', { text: 'clawing' })));
+      await deliver(msgOf(telegramGroup('11', { text: '!ASK weather' })));
+      const m2 = await c.next(1);
+      assert.equal(m2.payload, '!ASK weather');
+      assert.deepEqual(m2.groupContext.map((e: any) => e.text), ['clawing']);
+    });
+
+    it('an invalid pattern: a clear error on deploy, red status, every message done(err), no crash', async () => {
+      await helper.load(nodeWithTexts, groupFlow({ mentionPatterns: 'claw\n(unclosed' }));
+      const n = helper.getNode(FILTER_ID);
+      assert.ok(n.error.getCalls().some((call: any) => /mention patterns: "\(unclosed" is not a valid regular expression/.test(String(call.firstArg))));
+      assert.ok(n.status.getCalls().some((call: any) => call.firstArg.fill === 'red'));
+      const err = await deliver(msgOf(telegramGroup('1', { text: 'claw?' })));
+      assert.match(String(err?.message), /route filter configuration: mention patterns: "\(unclosed" is not a valid regular expression/);
+    });
+
+    it('a two-bot loop is cut at the limit: bot_loop on output 2 ("all"), one warning naming the pair, status shows it', async () => {
+      await helper.load(nodeWithTexts, groupFlow({ botLoopLimit: 3, output2: 'all' }));
+      const n = helper.getNode(FILTER_ID);
+      const c = collector();
+      const warns: string[] = [];
+      n.on('call:warn', (call: any) => warns.push(String(call.firstArg)));
+      const statusSeen = waitForStatus(n, (s) => /^bot loop cut: echo bot \(8000000002\) in telegram -1001234567890/.test(s.text));
+      for (let i = 0; i < 5; i++) assert.equal(await deliver(msgOf(bot(i))), undefined);
+      assert.deepEqual([(await c.next(1)).payload, (await c.next(1)).payload, (await c.next(1)).payload], ['bot says 0', 'bot says 1', 'bot says 2']);
+      const cut = await c.next(2);
+      assert.equal(cut.reason, 'bot_loop');
+      assert.deepEqual(cut.route, { accepted: false, reason: 'bot_loop' });
+      assert.equal(cut.payload, 'bot says 3', 'no reply text: a reply would feed the loop');
+      assert.equal((await c.next(2)).reason, 'bot_loop');
+      const st = await statusSeen;
+      assert.equal(st.fill, 'yellow');
+      // The warning is sent on the next tick by the helper's spy; give it that tick.
+      await new Promise((r) => setImmediate(r));
+      assert.equal(warns.length, 1, JSON.stringify(warns));
+      assert.match(warns[0], /bot loop cut: bot echo bot \(8000000002\) and this bot \(7000000001\) exchanged more than 3 messages in a minute in telegram chat -1001234567890/);
+      // A human in the same group still gets through.
+      await deliver(msgOf(telegramGroup('5', { mentioned: true })));
+      assert.equal((await c.next(1)).route.reason, 'group');
+    });
+
+    it('default output 2: silent rejections (chatter, bot loop) are counted in the status', async () => {
+      await helper.load(nodeWithTexts, groupFlow({ botLoopLimit: 1, dmPolicy: 'open' }));
+      const n = helper.getNode(FILTER_ID);
+      const c = collector();
+      // Start once the policy status is shown, so the coalescing of status updates is exercised too.
+      await policyShown(n);
+      await deliver(msgOf(telegramDm('1')));
+      await c.next(1);
+      const counted = waitForStatus(n, (s) => / · 3 ignored$/.test(s.text));
+      await deliver(msgOf(telegramGroup('11')));
+      await deliver(msgOf(bot(0)));
+      await deliver(msgOf(bot(1)));
+      await deliver(msgOf(discordGuild('21')));
+      const st = await counted;
+      assert.match(st.text, /^bot loop cut: .* · 3 ignored$/);
+      assert.equal(c.got[2].length, 0);
+      assert.equal((await c.next(1)).payload, 'bot says 0');
+    });
+
+    it('close clears the status and bot-loop timers', async () => {
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      await helper.load(nodeWithTexts, groupFlow({ botLoopLimit: 1, dmPolicy: 'open' }));
+      const n = helper.getNode(FILTER_ID);
+      const c = collector();
+      await policyShown(n);
+      const before = timers();
+      await deliver(msgOf(bot(0)));
+      await c.next(1);
+      await deliver(msgOf(bot(1)));
+      await deliver(msgOf(telegramGroup('11')));
+      assert.ok(timers() >= before + 2, 'a bot-loop timer and a coalesced status timer');
+      await helper.unload();
+      assert.equal(timers(), before);
+    });
   });
 
   it('en-US and zh-CN have the same message keys, and zh-CN is really translated', () => {
