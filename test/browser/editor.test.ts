@@ -1,0 +1,219 @@
+/**
+ * The Node-RED editor as a user sees it, in headless Chromium against a real Node-RED with this
+ * package installed (started by the test, like `npm start`): our palette category and nodes,
+ * adding a node by dragging it from the palette, its edit dialog (a bad value marks it red with
+ * a reason, a good one clears it), its help in the sidebar, Import > Examples > quick start,
+ * and Deploy. With CLAWFLOW_SCREENSHOTS=1 it refreshes the README's editor screenshots.
+ */
+import assert from 'assert';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type BrowserSession } from '../support/browser';
+import { registeredTypes, repoRoot, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
+import { chromiumPath, hasChromium, needService } from '../support/services';
+
+const QUICK_START = '01 Quick start - web chat';
+const shots = process.env.CLAWFLOW_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs', 'images') : fs.mkdtempSync(path.join(os.tmpdir(), 'clawflow-shots-'));
+
+/** Ids of the editor's nodes (flow and config nodes) of one type. */
+function idsOfType(page: Page, type: string): Promise<string[]> {
+  return page.evaluate((t) => {
+    const ids: string[] = [];
+    // No named helpers in here: tsx would wrap them in __name(), which the page does not have.
+    const R = (window as any).RED;
+    R.nodes.eachNode((n: any) => void (n.type === t && ids.push(n.id)));
+    R.nodes.eachConfig((n: any) => void (n.type === t && ids.push(n.id)));
+    return ids;
+  }, type);
+}
+
+/** The editor's view of one node: the properties a test looks at. */
+function editorNode(page: Page, id: string): Promise<{ name: string; dmPolicy: string; allowFrom: string; valid: boolean; validationErrors: string[] }> {
+  return page.evaluate((nid) => {
+    const n = (window as any).RED.nodes.node(nid);
+    return { name: n.name, dmPolicy: n.dmPolicy, allowFrom: n.allowFrom, valid: n.valid, validationErrors: n.validationErrors || [] };
+  }, id);
+}
+
+describe('Node-RED editor with clawflow (Chromium)', function () {
+  this.timeout(120_000);
+  let nr: NodeRedProcess;
+  let browser: BrowserSession;
+  let page: Page;
+  let filterId: string;
+
+  before(async function () {
+    needService(this, 'Node-RED editor in Chromium', hasChromium(), `no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
+    if (!fs.existsSync(path.join(repoRoot, 'dist', 'nodes'))) throw new Error('dist/nodes is missing: run `npm run build` (npm test does it)');
+    // Telemetry off: no consent dialog over the editor and no update check leaving the machine.
+    nr = await startNodeRed({ linkPackage: true, settings: { telemetry: { enabled: false } } });
+    browser = await launchBrowser({ viewport: { width: 1500, height: 640 } });
+    page = browser.page;
+    await page.goto(nr.url + '/');
+    // The editor is ready when our node types are registered and the workspace is drawn.
+    await page.waitForFunction(() => !!(window as any).RED?.nodes?.getType?.('clawflow-route-filter'), null, { timeout: 60_000 });
+    await page.waitForSelector('#red-ui-workspace-chart svg');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await nr?.stop();
+  });
+
+  it('shows the clawflow palette category with every node of the package', async () => {
+    await page.waitForSelector('#red-ui-palette-container-clawflow', { state: 'visible' });
+    const header = (await page.textContent('#red-ui-palette-container-clawflow .red-ui-palette-header')) || '';
+    assert.match(header, /clawflow/);
+    const inPalette = await page.$$eval('#red-ui-palette-base-category-clawflow .red-ui-palette-node', (els) =>
+      els.map((e) => e.getAttribute('data-palette-type')),
+    );
+    const expected = registeredTypes().filter((t) => t.category !== 'config').map((t) => t.type);
+    assert.ok(expected.length >= 3, 'the package registers node types');
+    assert.deepStrictEqual([...inPalette].sort(), [...expected].sort());
+    // Config node types are known to the editor too (they appear in the config sidebar).
+    for (const t of registeredTypes().filter((r) => r.category === 'config')) {
+      assert.ok(await page.evaluate((type) => !!(window as any).RED.nodes.getType(type), t.type), `${t.type} registered in the editor`);
+    }
+    // Each palette node has its own icon (not Node-RED's default arrow).
+    const icons = await page.$$eval('#red-ui-palette-base-category-clawflow .red-ui-palette-icon', (els) =>
+      els.map((e) => getComputedStyle(e).backgroundImage),
+    );
+    for (const icon of icons) assert.match(icon, /icons\/@clawflow\/node-red\//, `palette icon ${icon}`);
+  });
+
+  it('adds a route filter by dragging it from the palette', async () => {
+    const item = page.locator('#red-ui-palette-base-category-clawflow .red-ui-palette-node[data-palette-type="clawflow-route-filter"]');
+    await item.scrollIntoViewIfNeeded();
+    const from = (await item.boundingBox())!;
+    const chart = (await page.locator('#red-ui-workspace-chart').boundingBox())!;
+    // jQuery UI's draggable follows real mouse events: press, move in steps, release.
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(chart.x + 300, chart.y + 200, { steps: 12 });
+    await page.mouse.move(chart.x + 320, chart.y + 220, { steps: 4 });
+    await page.mouse.up();
+    const ids = await idsOfType(page, 'clawflow-route-filter');
+    assert.strictEqual(ids.length, 1, 'one route filter on the workspace');
+    filterId = ids[0];
+    await page.waitForSelector(`[id="${filterId}"] .red-ui-flow-node`);
+    const n = await editorNode(page, filterId);
+    assert.strictEqual(n.dmPolicy, 'pairing', 'safe default DM policy');
+    assert.strictEqual(n.valid, true, 'defaults are valid');
+  });
+
+  it('edits it: a bad value marks the node red with a reason, a good one clears it', async () => {
+    async function openDialog(): Promise<void> {
+      await page.dblclick(`[id="${filterId}"] .red-ui-flow-node`);
+      await page.waitForSelector('#node-input-allowFrom', { state: 'visible' });
+    }
+    await openDialog();
+    await page.fill('#node-input-name', 'friends only');
+    await page.selectOption('#node-input-dmPolicy', 'allowlist');
+    await page.fill('#node-input-allowFrom', 'alice');
+    await page.click('#node-dialog-ok');
+    await page.waitForSelector('#node-input-allowFrom', { state: 'detached' });
+    let n = await editorNode(page, filterId);
+    assert.strictEqual(n.name, 'friends only');
+    assert.strictEqual(n.dmPolicy, 'allowlist');
+    assert.strictEqual(n.valid, false, 'an entry without channel: is invalid');
+    // With a reason the user can act on (from the node's own message catalog, not a raw key).
+    assert.ok(n.validationErrors.some((e) => /channel:id/.test(e)), `a readable reason: ${n.validationErrors}`);
+    // The editor shows the red error marker on the node.
+    await page.waitForSelector(`[id="${filterId}"] .red-ui-flow-node-error:not(.hide)`, { state: 'attached' });
+    assert.ok(await page.$eval(`[id="${filterId}"] .red-ui-flow-node-error`, (e) => getComputedStyle(e).display !== 'none'));
+
+    await openDialog();
+    await page.fill('#node-input-allowFrom', 'telegram:42, webchat:*');
+    await page.click('#node-dialog-ok');
+    await page.waitForSelector('#node-input-allowFrom', { state: 'detached' });
+    n = await editorNode(page, filterId);
+    assert.strictEqual(n.valid, true, `fixed: ${n.validationErrors}`);
+    assert.strictEqual(n.allowFrom, 'telegram:42, webchat:*');
+    const label = await page.textContent(`[id="${filterId}"] .red-ui-flow-node-label`);
+    assert.match(label || '', /friends only/);
+  });
+
+  it('shows the node help in the sidebar', async () => {
+    await page.click(`[id="${filterId}"] .red-ui-flow-node`);
+    await page.click('#red-ui-tab-help-link-button'); // the sidebar's help (book) button
+    await page.waitForFunction(() => /Decides who may talk to your assistant/.test(document.querySelector('#red-ui-sidebar-content')?.textContent || ''));
+    const text = (await page.textContent('#red-ui-sidebar-content')) || '';
+    for (const part of ['Inputs', 'Outputs', 'Details']) assert.ok(text.includes(part), `help has ${part}`);
+    await page.screenshot({ path: path.join(shots, 'editor-help.png') });
+  });
+
+  it('imports the quick start from Import > Examples and deploys it', async () => {
+    // Nothing over the header (an edit tray or a fading shade) before using the menu.
+    await page.waitForSelector('#red-ui-header-shade', { state: 'hidden' });
+    await page.waitForSelector('.red-ui-editor .red-ui-tray', { state: 'detached' });
+    await page.click('#red-ui-header-button-sidemenu');
+    await page.click('#menu-item-import');
+    await page.waitForSelector('#red-ui-clipboard-dialog-import-tabs', { state: 'visible' });
+    await page.click('#red-ui-tab-red-ui-clipboard-dialog-import-tab-examples a');
+    const tab = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
+    await tab.locator('.red-ui-treeList-label-text', { hasText: '@clawflow/node-red' }).click();
+    await tab.locator('.red-ui-treeList-label-text', { hasText: QUICK_START }).click();
+    await page.click('#red-ui-clipboard-dialog-import-opt-new'); // into a new flow tab, as laid out
+    await page.click('#red-ui-clipboard-dialog-ok');
+    await page.waitForSelector('#red-ui-clipboard-dialog-import-tabs', { state: 'hidden' });
+    // The editor fetches the example after the dialog closes, then adds its nodes.
+    await page.waitForFunction(() => {
+      let found = false;
+      (window as any).RED.nodes.eachNode((n: any) => void (n.type === 'clawflow-webchat-in' && (found = true)));
+      return found;
+    });
+
+    const example = JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', `${QUICK_START}.json`), 'utf8')) as any[];
+    const types = example.map((n) => n.type).filter((t) => t.startsWith('clawflow-'));
+    for (const t of new Set(types)) {
+      assert.ok((await idsOfType(page, t)).length >= 1, `imported a ${t}`);
+    }
+    // Every imported node is valid as it is: nothing red before the user filled anything in.
+    const invalid = await page.evaluate(() => {
+      const bad: string[] = [];
+      const R = (window as any).RED;
+      R.nodes.eachNode((n: any) => { if (n.valid === false) bad.push(`${n.type} ${n.validationErrors}`); });
+      R.nodes.eachConfig((n: any) => { if (n.valid === false) bad.push(`${n.type} ${n.validationErrors}`); });
+      return bad;
+    });
+    assert.deepStrictEqual(invalid, []);
+
+    const before = nr.log().length;
+    await page.click('#red-ui-header-button-deploy');
+    const note = page.locator('.red-ui-notification').filter({ hasText: /deployed/i }).first();
+    await note.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match((await note.textContent()) || '', /Successfully deployed/);
+    assert.ok(await note.evaluate((e) => e.classList.contains('red-ui-notification-success')), 'a success notification');
+
+    // The runtime has the flow and started it without errors.
+    const deadline = Date.now() + 20_000;
+    while (!/Started flows/.test(nr.log().slice(before)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const log = nr.log().slice(before);
+    assert.match(log, /Started flows/);
+    assert.deepStrictEqual(log.split('\n').filter((l) => /\[error\]/.test(l)), []);
+    const flows = (await (await fetch(`${nr.url}/flows`)).json()) as any[];
+    for (const t of new Set(types)) assert.ok(flows.some((n) => n.type === t), `deployed a ${t}`);
+
+    // The web chat page of the deployed flow answers.
+    const chat = await fetch(`${nr.url}/clawflow/chat/`);
+    assert.strictEqual(chat.status, 200);
+
+    // The picture for the README: nothing selected, no notifications, no sidebar, the flow in view.
+    await page.keyboard.press('Escape');
+    await page.evaluate(() => {
+      const R = (window as any).RED;
+      R.view.select('');
+      R.menu.setSelected('menu-item-sidebar', false);
+      const chart = document.getElementById('red-ui-workspace-chart')!;
+      chart.scrollLeft = 0;
+      chart.scrollTop = 0;
+    });
+    await page.waitForSelector('.red-ui-notification', { state: 'detached', timeout: 15_000 }).catch(() => undefined);
+    await page.waitForSelector('[id] .red-ui-flow-node-status-label >> text=ready at', { state: 'attached' });
+    await page.screenshot({ path: path.join(shots, 'editor-quickstart.png') });
+    assert.ok(fs.statSync(path.join(shots, 'editor-quickstart.png')).size > 20_000);
+    assert.deepStrictEqual(browser.pageErrors, [], 'no errors in the editor page');
+  });
+});
