@@ -44,7 +44,8 @@ export const FAST_SETTINGS = {
 
 /** Start Node-RED on `userDir` (flows and credentials there are loaded as they are). */
 export function startOn(userDir: string): Promise<NodeRedProcess> {
-  return startNodeRed({ userDir, settings: FAST_SETTINGS });
+  const debug = process.env.E2E_METRICS ? { logging: { console: { level: "info", metrics: true, audit: false } } } : {};
+  return startNodeRed({ userDir, settings: { ...FAST_SETTINGS, ...debug } });
 }
 
 /** The process's end, however it came (exit code or signal). */
