@@ -1,0 +1,100 @@
+/**
+ * An LLM 429 storm in a real Node-RED process: 100 Telegram messages from 20 users while the
+ * fake OpenAI answers every third-or-so call with 429 + Retry-After. Every message ends in
+ * something the user sees (the answer, the busy reply or the apology), nothing is answered
+ * twice or invented, and the runtime keeps serving its admin API.
+ */
+import assert from 'assert';
+import { OpenAIFake } from '../fakes/openai-fake';
+import { startFakeTelegram, type FakeTelegram, type FakeUser } from '../fakes/telegram-bot-api';
+import { APOLOGY, BUSY, coveredBy, echoTurn, telegramFlow } from '../support/e2e-process-flows';
+import {
+  alive, crashLines, deploy, flowsStarted, makeUserDir, snapshotPackage, startOn, stopQuietly, unexpectedErrors, waitUntil,
+  type PackageSnapshot,
+} from '../support/e2e-process-harness';
+import type { NodeRedProcess } from '../support/node-red-process';
+
+describe('e2e process: LLM 429 storm (Telegram)', function () {
+  this.timeout(120_000);
+  let snap: PackageSnapshot;
+  let tg: FakeTelegram;
+  let llm: OpenAIFake;
+  let nr: NodeRedProcess | undefined;
+  let calls = 0;
+  let limited = 0;
+
+  before(async () => {
+    snap = snapshotPackage();
+    tg = await startFakeTelegram();
+    llm = await new OpenAIFake({ apiKey: 'sk-e2e', latencyMs: 30 }).start();
+    // Deterministic 30 %: calls 0, 3, 6 of every ten are rate limited.
+    llm.fallback = (req) => {
+      const n = calls++;
+      if ([0, 3, 6].includes(n % 10)) {
+        limited++;
+        return { status: 429, retryAfter: 1, errorMessage: 'Rate limit reached for requests' };
+      }
+      return { text: echoTurn(req.body) };
+    };
+  });
+  after(async () => {
+    await stopQuietly(nr);
+    await tg?.close();
+    await llm?.close();
+    snap?.remove();
+  });
+
+  it('100 messages from 20 users: each gets the answer, a busy reply or the apology; Node-RED stays up', async () => {
+    nr = await startOn(makeUserDir(snap, 'storm'));
+    await deploy(nr, telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file', concurrency: 8, maxWaitingPerSession: 5, stream: false }));
+    await flowsStarted(nr);
+    await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
+    const logFrom = nr.log().length;
+
+    const users: FakeUser[] = Array.from({ length: 20 }, (_, i) => ({ id: 5000 + i, is_bot: false, first_name: `L${i}` }));
+    const textsOf = new Map<number, string[]>(users.map((u) => [u.id, [1, 2, 3, 4, 5].map((k) => `storm-${u.id}-${k}`)]));
+    for (let k = 0; k < 5; k++) for (const u of users) tg.userSays(textsOf.get(u.id)![k], { from: u, chat: { id: u.id, type: 'private' } });
+
+    /** Per user: distinct messages answered, busy replies, apologies. */
+    const tally = (u: FakeUser) => {
+      const sent = tg.sent(u.id);
+      const answered = new Set(sent.flatMap((m) => coveredBy(m.text)));
+      return {
+        answered,
+        busy: sent.filter((m) => m.text === BUSY).length,
+        apology: sent.filter((m) => m.text === APOLOGY).length,
+        finals: sent.length,
+      };
+    };
+    const settled = (u: FakeUser) => {
+      const t = tally(u);
+      return t.answered.size + t.busy + t.apology >= 5;
+    };
+    await waitUntil(() => users.every(settled), 'every message settled', 90_000, () =>
+      users.filter((u) => !settled(u)).map((u) => `${u.id}: ${JSON.stringify(tg.sent(u.id).map((m) => m.text))}`).join('; '),
+    );
+    assert.ok(await alive(nr), 'GET /settings stopped answering');
+
+    let answered = 0;
+    let busy = 0;
+    let apologies = 0;
+    for (const u of users) {
+      const t = tally(u);
+      for (const w of t.answered) assert.ok(textsOf.get(u.id)!.includes(w), `user ${u.id} got an answer to "${w}"`);
+      // One final message per message: nothing answered twice, nothing silent.
+      assert.strictEqual(t.finals, t.answered.size + t.busy + t.apology, `user ${u.id}: ${JSON.stringify(tg.sent(u.id).map((m) => m.text))}`);
+      assert.strictEqual(t.finals, 5, `user ${u.id} got ${t.finals} replies to 5 messages`);
+      answered += t.answered.size;
+      busy += t.busy;
+      apologies += t.apology;
+    }
+    assert.strictEqual(answered + busy + apologies, 100);
+    assert.ok(limited > 0, 'the storm happened');
+    // eslint-disable-next-line no-console
+    console.log(`      429 storm: ${calls} LLM calls, ${limited} limited; ${answered} answered, ${busy} busy, ${apologies} apologies`);
+    const log = nr.log().slice(logFrom);
+    assert.deepStrictEqual(crashLines(log), []);
+    // A turn whose retries ran out is reported on the llm node (the user got the apology).
+    assert.deepStrictEqual(unexpectedErrors(log, /429|rate limit/i), []);
+  });
+});
