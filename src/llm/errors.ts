@@ -154,7 +154,7 @@ export function classify(err: unknown, ctx: ErrorContext): LlmError {
   if (err instanceof LlmError) return err;
   const e = (err ?? {}) as any;
   const raw = typeof e.message === 'string' ? e.message : String(err);
-  const base = { provider: ctx.provider, model: ctx.model, cause: err };
+  const base = { provider: ctx.provider, model: ctx.model, cause: safeCause(err, ctx.secrets) };
   if (ctx.turnAborted) return new LlmError(`${ctx.provider} request aborted: the turn was cancelled`, { ...base, kind: 'aborted' });
   if (ctx.timedOut) return new LlmError(describe('timeout', ctx, undefined, 'no complete answer within the timeout'), { ...base, kind: 'timeout', hint: HINTS.timeout });
   const status: number | undefined = typeof e.status === 'number' ? e.status : typeof e.status_code === 'number' ? e.status_code : undefined;
@@ -182,6 +182,25 @@ export function classify(err: unknown, ctx: ErrorContext): LlmError {
     return new LlmError(describe('network', ctx, undefined, detail), { ...base, kind: 'network', hint: HINTS.network });
   }
   return new LlmError(describe('stream', ctx, undefined, raw), { ...base, kind: 'stream', hint: HINTS.stream });
+}
+
+/**
+ * A copy of an SDK error that is safe to keep as `LlmError.cause`: name, message and stack
+ * redacted, `status` and `code` kept, everything else (request options with headers, the
+ * response) dropped. Loggers that inspect errors print the cause chain, and some servers echo
+ * the key in their error text.
+ */
+function safeCause(err: unknown, secrets: (string | undefined)[] = []): unknown {
+  if (!err || typeof err !== 'object') return typeof err === 'string' ? redact(err, secrets) : err;
+  const e = err as any;
+  const copy = new Error(redact(typeof e.message === 'string' ? e.message : String(err), secrets));
+  copy.name = typeof e.name === 'string' ? e.name : 'Error';
+  copy.stack = typeof e.stack === 'string' ? redact(e.stack, secrets) : copy.stack;
+  const extra = copy as Error & { status?: number; code?: string };
+  if (typeof e.status === 'number') extra.status = e.status;
+  const code = errorCode(err);
+  if (code) extra.code = code;
+  return copy;
 }
 
 /** The error body's message, if the SDK parsed one (OpenAI/Anthropic: error.error.message). */
