@@ -144,6 +144,51 @@ describe('Node-RED editor with clawflow (Chromium)', function () {
     await page.screenshot({ path: path.join(shots, 'editor-help.png') });
   });
 
+  it('labels every output port; tool ports carry the tool name', async () => {
+    const example = fs.readFileSync(path.join(repoRoot, 'examples', '02 Telegram assistant with tools.json'), 'utf8');
+    const labels = await page.evaluate((json) => {
+      const R = (window as any).RED;
+      const configs: string[] = [];
+      R.nodes.eachConfig((c: any) => void configs.push(c.id));
+      (window as any).__configsBefore = configs;
+      R.view.importNodes(JSON.parse(json), { addFlow: true, generateIds: true });
+      const out: Record<string, string[]> = {};
+      R.nodes.eachNode((n: any) => {
+        if (!String(n.type).startsWith('clawflow-') || !n.outputs) return;
+        const def = n._def;
+        const list: string[] = [];
+        for (let i = 0; i < n.outputs; i++) list.push(typeof def.outputLabels === 'function' ? def.outputLabels.call(n, i) : (def.outputLabels || [])[i]);
+        out[n.type + (n.type === 'clawflow-llm' ? ':' + n.name : '')] = list;
+      });
+      return out;
+    }, example);
+    for (const [type, list] of Object.entries(labels)) {
+      for (const [i, l] of list.entries()) assert.ok(typeof l === 'string' && l.trim() && !/^clawflow-/.test(l), `${type} port ${i + 1} has a readable label (${l})`);
+    }
+    const llm = labels['clawflow-llm:assistant with tools'];
+    assert.ok(llm, 'the example llm node was imported');
+    assert.strictEqual(llm.length, 4);
+    assert.match(llm[2], /get_time/);
+    assert.match(llm[3], /weather/);
+    // Leave the workspace as it was for the next test.
+    await page.evaluate(() => {
+      const R = (window as any).RED;
+      R.workspaces.delete(R.nodes.workspace(R.workspaces.active()));
+      const before: string[] = (window as any).__configsBefore;
+      const added: string[] = [];
+      R.nodes.eachConfig((c: any) => void (before.includes(c.id) || added.push(c.id)));
+      for (const id of added) R.nodes.remove(id);
+    });
+  });
+
+  it('serves help and labels in Chinese too', async () => {
+    const res = await fetch(`${nr.url}/nodes`, { headers: { Accept: 'text/html', 'Accept-Language': 'zh-CN' } });
+    const html = await res.text();
+    for (const { type } of registeredTypes()) assert.ok(html.includes(`data-help-name="${type}"`), `help for ${type}`);
+    const cat = await (await fetch(`${nr.url}/locales/@clawflow/node-red/clawflow-route-filter?lng=zh-CN`)).json() as any;
+    assert.match(JSON.stringify(cat), /[\u4e00-\u9fff]/, 'zh-CN messages are Chinese');
+  });
+
   it('imports the quick start from Import > Examples and deploys it', async () => {
     // Nothing over the header (an edit tray or a fading shade) before using the menu.
     await page.waitForSelector('#red-ui-header-shade', { state: 'hidden' });
