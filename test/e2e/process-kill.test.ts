@@ -55,6 +55,10 @@ describe('e2e process: kill -9 mid-turn (Telegram, file store)', function () {
     const firstLog = nr.log();
     await killHard(nr);
     const answeredBeforeKill = tg.sent().filter((m) => coveredBy(m.text).length > 0).length;
+    // A sixth user writes while Node-RED is down: Telegram keeps the update for the restart.
+    users.push({ id: 2006, is_bot: false, first_name: 'U6' });
+    texts.push('written-while-down');
+    tg.userSays('written-while-down', { from: users[5], chat: { id: 2006, type: 'private' } });
 
     nr = await startOn(userDir);
     await flowsStarted(nr);
