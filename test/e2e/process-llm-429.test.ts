@@ -22,6 +22,7 @@ describe('e2e process: LLM 429 storm (Telegram)', function () {
   let nr: NodeRedProcess | undefined;
   let calls = 0;
   let limited = 0;
+  let storm = true;
 
   before(async () => {
     snap = snapshotPackage();
@@ -30,7 +31,7 @@ describe('e2e process: LLM 429 storm (Telegram)', function () {
     // Deterministic 30 %: calls 0, 3, 6 of every ten are rate limited.
     llm.fallback = (req) => {
       const n = calls++;
-      if ([0, 3, 6].includes(n % 10)) {
+      if (storm && [0, 3, 6].includes(n % 10)) {
         limited++;
         return { status: 429, retryAfter: 1, errorMessage: 'Rate limit reached for requests' };
       }
@@ -96,5 +97,28 @@ describe('e2e process: LLM 429 storm (Telegram)', function () {
     assert.deepStrictEqual(crashLines(log), []);
     // A turn whose retries ran out is reported on the llm node (the user got the apology).
     assert.deepStrictEqual(unexpectedErrors(log, /429|rate limit/i), []);
+    await stopQuietly(nr);
+    nr = undefined;
+  });
+
+  it('Telegram answers sendMessage with 429s: every reply still arrives, once', async () => {
+    nr = await startOn(makeUserDir(snap, 'tg429'));
+    storm = false; // the LLM answers every call now
+    await deploy(nr, telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file', stream: false }));
+    await flowsStarted(nr);
+    await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
+    const logFrom = nr.log().length;
+    const fails = tg.calls.filter((c) => c.answered === 429).length;
+    tg.fail('sendMessage', { code: 429, retryAfter: 1 }, 6);
+    const users: FakeUser[] = Array.from({ length: 10 }, (_, i) => ({ id: 5500 + i, is_bot: false, first_name: `T${i}` }));
+    users.forEach((u) => tg.userSays(`tg429-${u.id}`, { from: u, chat: { id: u.id, type: 'private' } }));
+    await waitUntil(() => users.every((u) => tg.sent(u.id).some((m) => coveredBy(m.text).includes(`tg429-${u.id}`))), 'every reply', 40_000, () =>
+      JSON.stringify(tg.sent().filter((m) => m.chatId >= 5500).map((m) => [m.chatId, m.text])),
+    );
+    assert.ok(tg.calls.filter((c) => c.answered === 429).length - fails >= 6, 'the 429s were served');
+    for (const u of users) assert.strictEqual(tg.sent(u.id).length, 1, `user ${u.id}: ${JSON.stringify(tg.sent(u.id).map((m) => m.text))}`);
+    const log = nr.log().slice(logFrom);
+    assert.deepStrictEqual(crashLines(log), []);
+    assert.ok(await alive(nr));
   });
 });
