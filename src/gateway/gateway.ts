@@ -20,6 +20,7 @@ import { ALL_TIME, budgetSubjects, checkBudget, dayOf, hasBudgets, type BudgetLi
 import { linkedPerson } from './identity';
 import { Debouncer } from './debounce';
 import type { OpenResult, SessionStore } from './store';
+import { isSharedStore, StoreUnavailableError, type SharedSessionStore, type SharedStoreSignal } from './shared-store';
 import type { ClaimedTurn, HistoryEntry, QueuedMessage, SessionRecord, TurnStatus } from './types';
 
 /**
@@ -90,7 +91,8 @@ export interface Turn {
   compacted?: { entries: number };
 }
 
-export type RejectReason = 'busy' | 'session_busy' | 'closed' | 'budget_exceeded';
+/** `unavailable`: a shared store (Redis) cannot be reached; nothing was accepted. */
+export type RejectReason = 'busy' | 'session_busy' | 'closed' | 'budget_exceeded' | 'unavailable';
 
 export type SubmitResult =
   | { status: 'accepted'; key: string; id: string; steered?: boolean }
@@ -114,6 +116,8 @@ export interface GatewayStats {
   tokens: number;
   /** Messages refused over budget without a reply (the one polite reply a day already went). */
   budgetDropped: number;
+  /** Set while a shared store (Redis) cannot be reached: why, fit for a status. */
+  storeDown?: string;
 }
 
 export interface GatewayEvents {
@@ -132,6 +136,8 @@ interface Running {
   turnId: string;
   fence: number;
   timer: NodeJS.Timeout;
+  /** Renews the turn's lease in a shared store while it runs. */
+  renew?: NodeJS.Timeout;
   chat?: ChatEnvelope;
   origin?: string;
   /** Ids of messages pushed to this turn as steering, in push order. */
@@ -175,9 +181,14 @@ export class Gateway {
   private accepted = 0;
   private rejected = 0;
   private expiredCount = 0;
+  /** The store when several instances share it (Redis): it signals, and leases need renewing. */
+  private readonly shared: SharedSessionStore | undefined;
+  private offShared: (() => void) | undefined;
+  private storeDown: string | undefined;
 
   constructor(opts: GatewayOptions) {
     this.store = opts.store;
+    this.shared = isSharedStore(opts.store) ? opts.store : undefined;
     this.id = opts.id ?? crypto.randomUUID();
     const positive = (v: number | undefined, d: number, what: string) => {
       if (v === undefined) return d;
@@ -224,6 +235,7 @@ export class Gateway {
   start(): Promise<OpenResult> {
     if (!this.opening) {
       this.state = 'opening';
+      if (this.shared) this.offShared = this.shared.onSignal((s) => this.onShared(s));
       this.opening = this.store.open().then((r) => {
         if (this.state !== 'opening') return r;
         this.state = 'open';
@@ -297,10 +309,17 @@ export class Gateway {
       ...(meta.origin ? { origin: meta.origin } : {}),
       ...(meta.groupContext?.length ? { groupContext: meta.groupContext } : {}),
     };
-    const r = await this.store.enqueue(msg, {
-      maxWaiting: this.o.maxWaiting,
-      maxWaitingPerSession: this.o.maxWaitingPerSession,
-    });
+    let r;
+    try {
+      r = await this.store.enqueue(msg, {
+        maxWaiting: this.o.maxWaiting,
+        maxWaitingPerSession: this.o.maxWaitingPerSession,
+      });
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      this.storeDown = err.message;
+      return this.reject(key, 'unavailable');
+    }
     if (!r.accepted) return this.reject(key, r.reason);
     this.accepted++;
     this.waiting++;
@@ -483,6 +502,7 @@ export class Gateway {
       expired: this.expiredCount,
       tokens: this.tokens,
       budgetDropped: this.budgetDropped,
+      ...(this.storeDown ? { storeDown: this.storeDown } : {}),
     };
   }
 
@@ -495,8 +515,10 @@ export class Gateway {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.debouncer?.clear();
+    this.offShared?.();
     for (const r of this.running.values()) {
       clearTimeout(r.timer);
+      clearInterval(r.renew);
       clearSteer(r.turnId);
       abortTurn(r.turnId, 'the session gateway stopped (redeploy or shutdown); the turn runs again after restart');
     }
@@ -529,7 +551,7 @@ export class Gateway {
 
   /** Hand free slots to ready sessions, oldest first. */
   private pump(): void {
-    while (this.state === 'open' && this.active < this.o.concurrency && this.ready.length) {
+    while (this.state === 'open' && this.active < this.o.concurrency && this.ready.length && !this.shared?.full) {
       const key = this.ready.shift()!;
       this.readySet.delete(key);
       if (this.busy.has(key)) continue;
@@ -547,7 +569,13 @@ export class Gateway {
       const take = (await this.modeOf(key)) === 'followup' && !this.debouncer ? 'one' : 'all';
       claimed = await this.store.claim(key, turnId, take, this.o.window.maxMessages ?? 40, this.o.now());
     } catch (err) {
-      this.emit('error', err as Error, key);
+      if (err instanceof StoreUnavailableError) this.storeDown = err.message;
+      else this.emit('error', err as Error, key);
+    }
+    if (!claimed && this.shared?.full && this.state === 'open' && !this.readySet.has(key)) {
+      // Every cluster-wide slot is taken: keep the key first in line for the store's next signal.
+      this.readySet.add(key);
+      this.ready.unshift(key);
     }
     if (!claimed || this.state !== 'open') {
       // Nothing waited (collect mode took it already), the claim failed, or we are closing
@@ -561,11 +589,13 @@ export class Gateway {
     this.waiting -= claimed.items.length;
     const { fence } = claimed;
     const timer = setTimeout(() => this.expire(key, turnId, fence), this.o.leaseMs);
+    const renew = this.shared ? setInterval(() => this.renewLease(key, turnId, fence), this.shared.renewEveryMs) : undefined;
     const last = claimed.items[claimed.items.length - 1];
     this.running.set(key, {
       turnId,
       fence,
       timer,
+      ...(renew ? { renew } : {}),
       chat: last.chat,
       ...(last.origin ? { origin: last.origin } : {}),
       steered: [],
@@ -651,6 +681,7 @@ export class Gateway {
     // Leave the running map now so that a second end (lease timer vs. session end) sees stale.
     if (local) {
       clearTimeout(local.timer);
+      clearInterval(local.renew);
       this.running.delete(key);
     }
     // Steering the turn read is committed with it; the rest stays queued and runs next.
@@ -670,11 +701,44 @@ export class Gateway {
   /** Give back the slot of a turn that left the running map. */
   private release(key: string, r: Running, more: boolean): void {
     clearTimeout(r.timer);
+    clearInterval(r.renew);
     if (this.running.get(key) === r) this.running.delete(key);
     this.busy.delete(key);
     this.active--;
     if (this.state === 'open' && more) this.markReady(key);
     this.pump();
+    this.changed();
+  }
+
+  /** Keep a running turn's lease in the shared store alive; a refused renewal means it was taken over. */
+  private renewLease(key: string, turnId: string, fence: number): void {
+    this.shared!.renew(key, turnId, fence).then(
+      (ok) => {
+        if (!ok) this.onShared({ type: 'lost', key, turnId });
+      },
+      () => undefined, // unreachable: the connection signal says so; the lease may lapse
+    );
+  }
+
+  /** Hints from a shared store: runnable sessions, a turn taken over, the connection state. */
+  private onShared(s: SharedStoreSignal): void {
+    if (this.state === 'closed') return;
+    if (s.type === 'connection') {
+      this.storeDown = s.state === 'down' ? s.message ?? 'store unreachable' : undefined;
+    } else if (s.type === 'lost') {
+      const r = this.running.get(s.key);
+      if (!r || r.turnId !== s.turnId) return;
+      clearSteer(r.turnId);
+      abortTurn(r.turnId, 'the turn was taken over by another instance (its lease lapsed)');
+      this.release(s.key, r, false);
+      return;
+    } else {
+      if (this.state !== 'open') return;
+      this.storeDown = undefined;
+      this.waiting = s.waiting;
+      for (const k of s.keys) this.markReady(k);
+      this.pump();
+    }
     this.changed();
   }
 

@@ -1,0 +1,166 @@
+/**
+ * The Lua scripts of the Redis session store. Each store operation is one script, so it is
+ * atomic across every instance sharing the Redis (Redis runs one script at a time): the backlog
+ * bounds are checked and the message appended in one step, a claim takes the session's lock,
+ * its next message(s) and a cluster-wide slot in one step, and a finish with a stale fence
+ * changes nothing. Time in leases is Redis' own clock (`TIME`), so instances with skewed
+ * clocks agree on when a lease ran out.
+ *
+ * Keys under prefix P, for session key k (k is used verbatim; Redis keys are binary safe):
+ * - `P s:k` hash: info, createdAt, updatedAt, fence, context, and turnId/turnFence while a
+ *   turn runs (the lock);
+ * - `P q:k` list: waiting messages; `P r:k` list: the running turn's messages;
+ *   `P h:k` list: history entries (JSON);
+ * - `P ready` zset: sessions with messages waiting and no running turn, by arrival sequence;
+ * - `P slots` zset: sessions with a running turn, by lease expiry (ms): the global limit;
+ * - `P waiting` counter of all waiting messages; `P seq` arrival sequence.
+ * A queue entry is `seq \n historyEntryJSON \n queuedMessageJSON`, built so the scripts never
+ * parse JSON (cjson would turn `[]` into `{}`): the history entry is prepared by the caller.
+ *
+ * Key names are built inside the scripts from P, so the store needs one Redis (6.2+), or a
+ * compatible server; Redis Cluster is not supported.
+ */
+
+const COMMON = `
+local P = ARGV[1]
+local k = ARGV[2]
+local S, Q, R, H = P .. 's:' .. k, P .. 'q:' .. k, P .. 'r:' .. k, P .. 'h:' .. k
+local READY, SLOTS, WAITING, SEQ = P .. 'ready', P .. 'slots', P .. 'waiting', P .. 'seq'
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function seq_of(e)
+  return tonumber(string.sub(e, 1, string.find(e, '\\n', 1, true) - 1))
+end
+local function mark_ready(q, key)
+  local head = redis.call('LINDEX', q, 0)
+  if head then redis.call('ZADD', READY, seq_of(head), key) else redis.call('ZREM', READY, key) end
+end
+-- The running turn of session key goes back to the head of its queue; the fence grows so
+-- the turn's late finish is refused.
+local function requeue(key)
+  local s, q, r = P .. 's:' .. key, P .. 'q:' .. key, P .. 'r:' .. key
+  local items = redis.call('LRANGE', r, 0, -1)
+  for i = #items, 1, -1 do redis.call('LPUSH', q, items[i]) end
+  redis.call('DEL', r)
+  if #items > 0 then redis.call('INCRBY', WAITING, #items) end
+  if redis.call('EXISTS', s) == 1 then
+    redis.call('HDEL', s, 'turnId', 'turnFence')
+    redis.call('HINCRBY', s, 'fence', 1)
+  end
+  redis.call('ZREM', SLOTS, key)
+  mark_ready(q, key)
+  return #items
+end
+`;
+
+/** ARGV: P, k, entry, info, now, maxWaiting, maxPerSession -> {accepted, reason, waiting, sessionWaiting} */
+export const ENQUEUE = `${COMMON}
+local sw = redis.call('LLEN', Q)
+local w = tonumber(redis.call('GET', WAITING) or '0')
+if sw >= tonumber(ARGV[7]) then return {0, 'session_busy', w, sw} end
+if w >= tonumber(ARGV[6]) then return {0, 'busy', w, sw} end
+local seq = redis.call('INCR', SEQ)
+if redis.call('EXISTS', S) == 0 then
+  redis.call('HSET', S, 'info', ARGV[4], 'createdAt', ARGV[5], 'updatedAt', ARGV[5], 'fence', 0, 'context', '{}')
+else
+  redis.call('HSET', S, 'updatedAt', ARGV[5])
+end
+redis.call('PERSIST', S)
+redis.call('PERSIST', H)
+redis.call('RPUSH', Q, seq .. '\\n' .. ARGV[3])
+w = redis.call('INCR', WAITING)
+if redis.call('HEXISTS', S, 'turnId') == 0 then redis.call('ZADD', READY, 'NX', seq, k) end
+return {1, 'ok', w, sw + 1}
+`;
+
+/**
+ * ARGV: P, k, turnId, take, historyLimit, slotLimit, leaseMs ->
+ * {1, fence, items, history, context} | {0, 'running' | 'empty' | 'noslot'}
+ */
+export const CLAIM = `${COMMON}
+if redis.call('HEXISTS', S, 'turnId') == 1 then return {0, 'running'} end
+local n = redis.call('LLEN', Q)
+if n == 0 then redis.call('ZREM', READY, k) return {0, 'empty'} end
+if redis.call('ZCARD', SLOTS) >= tonumber(ARGV[6]) then return {0, 'noslot'} end
+local items
+if ARGV[4] == 'all' then
+  items = redis.call('LRANGE', Q, 0, -1)
+  redis.call('DEL', Q)
+else
+  items = {redis.call('LPOP', Q)}
+end
+for i = 1, #items do redis.call('RPUSH', R, items[i]) end
+redis.call('DECRBY', WAITING, #items)
+local fence = redis.call('HINCRBY', S, 'fence', 1)
+redis.call('HSET', S, 'turnId', ARGV[3], 'turnFence', fence)
+redis.call('ZADD', SLOTS, now_ms() + tonumber(ARGV[7]), k)
+redis.call('ZREM', READY, k)
+local limit = tonumber(ARGV[5])
+local hist = {}
+if limit > 0 then hist = redis.call('LRANGE', H, -limit, -1) end
+return {1, fence, items, hist, redis.call('HGET', S, 'context') or '{}'}
+`;
+
+/** ARGV: P, k, turnId, fence, replyJSON|'', contextJSON|'', now, idleTtlMs -> {1, sessionWaiting} | {0} */
+export const FINISH = `${COMMON}
+if redis.call('HGET', S, 'turnId') ~= ARGV[3] or redis.call('HGET', S, 'turnFence') ~= ARGV[4] then return {0} end
+local items = redis.call('LRANGE', R, 0, -1)
+for i = 1, #items do
+  local e = items[i]
+  local a = string.find(e, '\\n', 1, true)
+  local b = string.find(e, '\\n', a + 1, true)
+  redis.call('RPUSH', H, string.sub(e, a + 1, b - 1))
+end
+if ARGV[5] ~= '' then redis.call('RPUSH', H, ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', S, 'context', ARGV[6]) end
+redis.call('DEL', R)
+redis.call('HDEL', S, 'turnId', 'turnFence')
+redis.call('HSET', S, 'updatedAt', ARGV[7])
+redis.call('ZREM', SLOTS, k)
+local sw = redis.call('LLEN', Q)
+mark_ready(Q, k)
+if sw == 0 and tonumber(ARGV[8]) > 0 then
+  redis.call('PEXPIRE', S, ARGV[8])
+  redis.call('PEXPIRE', H, ARGV[8])
+end
+return {1, sw}
+`;
+
+/** ARGV: P, k, turnId, fence, leaseMs -> 1 (renewed) | 0 (not this turn any more) */
+export const RENEW = `${COMMON}
+if redis.call('HGET', S, 'turnId') ~= ARGV[3] or redis.call('HGET', S, 'turnFence') ~= ARGV[4] then return 0 end
+redis.call('ZADD', SLOTS, now_ms() + tonumber(ARGV[5]), k)
+return 1
+`;
+
+/** ARGV: P, k, turnId, fence -> items requeued, or -1 if that turn is not running */
+export const RELEASE = `${COMMON}
+if redis.call('HGET', S, 'turnId') ~= ARGV[3] or redis.call('HGET', S, 'turnFence') ~= ARGV[4] then return -1 end
+return requeue(k)
+`;
+
+/** ARGV: P, k, now, idleTtlMs -> abortedTurnId | '' (false if the session does not exist) */
+export const RESET = `${COMMON}
+if redis.call('EXISTS', S) == 0 then return false end
+local aborted = redis.call('HGET', S, 'turnId') or ''
+redis.call('DEL', R, H)
+redis.call('ZREM', SLOTS, k)
+redis.call('HDEL', S, 'turnId', 'turnFence')
+redis.call('HINCRBY', S, 'fence', 1)
+redis.call('HSET', S, 'context', '{}', 'updatedAt', ARGV[3])
+mark_ready(Q, k)
+if redis.call('LLEN', Q) == 0 and tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', S, ARGV[4]) end
+return aborted
+`;
+
+/**
+ * Requeue turns whose lease ran out (their instance died or lost Redis).
+ * ARGV: P, '' (no session), max -> {keys requeued}
+ */
+export const SWEEP = `${COMMON}
+local expired = redis.call('ZRANGEBYSCORE', SLOTS, '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[3]))
+for i = 1, #expired do requeue(expired[i]) end
+return expired
+`;
