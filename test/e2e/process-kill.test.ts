@@ -6,6 +6,8 @@
  * nothing is answered that nobody sent, and the log shows no crash.
  */
 import assert from 'assert';
+import fs from 'fs';
+import path from 'path';
 import { OpenAIFake } from '../fakes/openai-fake';
 import { startFakeTelegram, type FakeTelegram, type FakeUser } from '../fakes/telegram-bot-api';
 import { coveredBy, echoTurn, telegramFlow } from '../support/e2e-process-flows';
@@ -93,6 +95,40 @@ describe('e2e process: kill -9 mid-turn (Telegram, file store)', function () {
     // The restarted poller resumed from the saved offset: every update went to the flow once
     // in each process at most, and the fake holds nothing unconfirmed.
     await tg.waitFor(() => tg.pending() === 0, 'all updates confirmed', 10_000);
+  });
+
+  it('restarts over a torn session journal and a garbled offsets file, and keeps answering', async () => {
+    const userDir = makeUserDir(snap, 'kill-torn');
+    nr = await startOn(userDir);
+    await deploy(nr, telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file' }));
+    await flowsStarted(nr);
+    await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
+    const who: FakeUser = { id: 2500, is_bot: false, first_name: 'T' };
+    tg.userSays('torn-1', { from: who, chat: { id: who.id, type: 'private' } });
+    await waitUntil(() => llm.chatRequests().some((r) => JSON.stringify(r.body).includes('torn-1')), 'the turn at the LLM', 15_000);
+    await killHard(nr);
+
+    // What a crash in the middle of writes can leave behind (a torn append, a garbled file).
+    const sessionsDir = path.join(userDir, 'clawflow', 'sessions');
+    const journals = fs.readdirSync(sessionsDir, { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl'));
+    assert.ok(journals.length > 0, 'the file store wrote a journal');
+    for (const f of journals) fs.appendFileSync(path.join(sessionsDir, f), '{"t":"enq","key":"telegr');
+    fs.writeFileSync(path.join(userDir, 'clawflow', 'telegram', 'offsets.json'), '{"offset:123456789": 5000');
+
+    nr = await startOn(userDir);
+    await flowsStarted(nr);
+    tg.userSays('torn-2', { from: who, chat: { id: who.id, type: 'private' } });
+    for (const text of ['torn-1', 'torn-2']) {
+      await waitUntil(() => tg.sent(who.id).some((m) => coveredBy(m.text).includes(text)), `an answer to ${text}`, 20_000, () =>
+        JSON.stringify(tg.sent(who.id).map((m) => m.text)) + nr!.log().slice(-1500),
+      );
+    }
+    assert.deepStrictEqual(crashLines(nr.log()), [], 'restarted process logged a crash');
+    assert.deepStrictEqual(
+      tg.sent(who.id).flatMap((m) => coveredBy(m.text)).filter((w) => !['torn-1', 'torn-2'].includes(w)),
+      [],
+      'answered something that was not sent',
+    );
   });
 
   it('loses no message when killed the moment its update is confirmed to Telegram', async () => {
