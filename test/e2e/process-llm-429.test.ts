@@ -23,6 +23,7 @@ describe('e2e process: LLM 429 storm (Telegram)', function () {
   let calls = 0;
   let limited = 0;
   let storm = true;
+  let down = false;
 
   before(async () => {
     snap = snapshotPackage();
@@ -30,6 +31,7 @@ describe('e2e process: LLM 429 storm (Telegram)', function () {
     llm = await new OpenAIFake({ apiKey: 'sk-e2e', latencyMs: 30 }).start();
     // Deterministic 30 %: calls 0, 3, 6 of every ten are rate limited.
     llm.fallback = (req) => {
+      if (down) return { reset: 'before' };
       const n = calls++;
       if (storm && [0, 3, 6].includes(n % 10)) {
         limited++;
@@ -117,6 +119,31 @@ describe('e2e process: LLM 429 storm (Telegram)', function () {
     );
     assert.ok(tg.calls.filter((c) => c.answered === 429).length - fails >= 6, 'the 429s were served');
     for (const u of users) assert.strictEqual(tg.sent(u.id).length, 1, `user ${u.id}: ${JSON.stringify(tg.sent(u.id).map((m) => m.text))}`);
+    const log = nr.log().slice(logFrom);
+    assert.deepStrictEqual(crashLines(log), []);
+    assert.ok(await alive(nr));
+  });
+
+  it('LLM unreachable: every user gets the apology, and answers resume when it is back', async () => {
+    await stopQuietly(nr);
+    nr = await startOn(makeUserDir(snap, 'llm-down'));
+    storm = false;
+    await deploy(nr, telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file', stream: true }));
+    await flowsStarted(nr);
+    await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
+    const logFrom = nr.log().length;
+    down = true;
+    const users: FakeUser[] = Array.from({ length: 3 }, (_, i) => ({ id: 5800 + i, is_bot: false, first_name: `D${i}` }));
+    users.forEach((u) => tg.userSays(`down-${u.id}`, { from: u, chat: { id: u.id, type: 'private' } }));
+    await waitUntil(() => users.every((u) => tg.sent(u.id).some((m) => m.text === APOLOGY)), 'the apology to every user', 40_000, () =>
+      JSON.stringify(tg.sent().filter((m) => m.chatId >= 5800).map((m) => [m.chatId, m.text])),
+    );
+    down = false;
+    users.forEach((u) => tg.userSays(`up-${u.id}`, { from: u, chat: { id: u.id, type: 'private' } }));
+    await waitUntil(() => users.every((u) => tg.sent(u.id).some((m) => coveredBy(m.text).includes(`up-${u.id}`))), 'answers once the LLM is back', 20_000);
+    // One reply per message: the apology, then the answer (which may see the failed question in
+    // its history; it is not a second reply to it).
+    for (const u of users) assert.deepStrictEqual(tg.sent(u.id).map((m) => (m.text === APOLOGY ? 'apology' : 'answer')), ['apology', 'answer'], JSON.stringify(tg.sent(u.id).map((m) => m.text)));
     const log = nr.log().slice(logFrom);
     assert.deepStrictEqual(crashLines(log), []);
     assert.ok(await alive(nr));
