@@ -257,6 +257,11 @@ export = function (RED: NodeAPI) {
       }).then(
         (r: TurnResult) =>
           finish(() => {
+            if (!r.text.trim()) {
+              // Nothing to say would reach the chat as nothing at all: fail the turn instead, so
+              // the user gets the apology and a Catch node sees why.
+              return fail(new LlmError(t('errors.empty', { model: r.model, stop: r.stopReason ?? '?' }), { kind: 'empty', provider: r.provider, model: r.model }), true);
+            }
             const m: any = { ...msg, payload: r.text };
             if (streaming) m.stream = { id: streamId, seq: seq++, delta: '', done: true };
             else delete m.stream;

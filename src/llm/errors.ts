@@ -16,6 +16,7 @@ export type LlmErrorKind =
   | 'stream' // the provider sent something we could not parse
   | 'aborted' // the turn was aborted (interrupt, redeploy): never retried, never failed over
   | 'tool_limit' // the model kept calling tools past the node's limit
+  | 'empty' // the model finished without any text (and no tool call): nothing to send
   | 'config'; // a setting is missing or wrong (unknown provider, no model)
 
 const RETRYABLE: ReadonlySet<LlmErrorKind> = new Set(['rate_limit', 'overloaded', 'server', 'network', 'timeout', 'stream']);

@@ -81,6 +81,20 @@ describe('e2e pipeline: Telegram assistant under abuse', function () {
     assert.deepEqual(third.map((m: any) => m.content).filter((c: string) => c === apology), []);
   });
 
+  it('an empty answer from the model: the user gets the apology, not silence', async () => {
+    const { tg, llm } = p;
+    llm.enqueue({ text: '' }, { text: '  \n ' });
+    const apology = translate('clawflow-llm.apology');
+    tg.userSays('one');
+    await waitForReply(tg, tg.dm.id, apology);
+    tg.userSays('two');
+    await tg.waitFor(() => sentWithText(tg, tg.dm.id, apology).length === 2, 'the second apology');
+    tg.userSays('three');
+    await waitForReply(tg, tg.dm.id, 'echo: three');
+    assert.deepEqual(tg.sent(tg.dm.id).map((m) => m.text), [apology, apology, 'echo: three']);
+    assert.ok(LeakWatch.problems().some((l) => /empty answer/.test(l)), 'the log does not say why');
+  });
+
   it('malformed Telegram updates between good ones: the good ones are answered, polling goes on', async () => {
     const { tg } = p;
     tg.userSays('good one');
