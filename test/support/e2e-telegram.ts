@@ -15,7 +15,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { helper } from './node-red';
-import { GatedOpenAIFake, pipelineModules, until } from './e2e-pipeline';
+import { GatedOpenAIFake, pipelineModules } from './e2e-pipeline';
 import { startFakeTelegram, type FakeChat, type FakeTelegram, type FakeUser, type SentMessage } from '../fakes/telegram-bot-api';
 import { telegramTestSettings } from '../fakes/telegram-flow';
 
@@ -123,9 +123,4 @@ export function sentWithText(tg: FakeTelegram, chatId: number, text: string): Se
 export async function waitForReply(tg: FakeTelegram, chatId: number, text: string, ms = 8000): Promise<SentMessage> {
   await tg.waitFor(() => sentWithText(tg, chatId, text).length > 0, `the reply "${text.slice(0, 60)}" in chat ${chatId}`, ms);
   return sentWithText(tg, chatId, text)[0];
-}
-
-/** Resolve once no llm request is open and the reply out has no draft left (the flow is idle). */
-export async function settled(p: TelegramPipeline, requests: number): Promise<void> {
-  await until(`${requests} llm requests`, () => p.llm.chatRequests().length >= requests);
 }
