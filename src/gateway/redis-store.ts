@@ -15,6 +15,8 @@
 import { Redis, ReplyError } from 'ioredis';
 import type { KeyValueStore } from '../store/kv';
 import { RedisKeyValueStore } from './redis-kv';
+import { RedisUsageLedger } from './redis-usage';
+import type { UsageLedger } from './budgets';
 import { CLAIM, ENQUEUE, FINISH, RELEASE, RENEW, RESET, SWEEP } from './redis-scripts';
 import { StoreUnavailableError, type SharedSessionStore, type SharedStoreSignal } from './shared-store';
 import { sessionInfoOf } from './session-log';
@@ -81,6 +83,7 @@ export class RedisSessionStore implements SharedSessionStore {
   private readonly owned = new Map<string, { turnId: string; fence: number }>();
   private readonly kvs = new Map<string, RedisKeyValueStore>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private ledger: RedisUsageLedger | undefined;
   private fetching = false;
   private refetch = false;
 
@@ -110,7 +113,14 @@ export class RedisSessionStore implements SharedSessionStore {
       retryStrategy: (times: number) => Math.min(100 * times, 2000),
     };
     // No offline queue: a command while Redis is away fails at once, so `accepted` means stored.
-    this.client = new Redis(this.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: this.o.commandTimeoutMs });
+    // A command cut off by a disconnect fails too (not resent): its caller hears "unreachable".
+    this.client = new Redis(this.url, {
+      ...common,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: this.o.commandTimeoutMs,
+    });
     this.sub = new Redis(this.url, { ...common, maxRetriesPerRequest: null });
     const scripts: [Script, string][] = [
       ['cfEnqueue', ENQUEUE],
@@ -261,6 +271,11 @@ export class RedisSessionStore implements SharedSessionStore {
     let s = this.kvs.get(namespace);
     if (!s) this.kvs.set(namespace, (s = new RedisKeyValueStore(this.client, `${this.prefix}kv:${namespace}`, (e) => this.wrap(e))));
     return s;
+  }
+
+  /** Budget and usage counters shared by all instances (HINCRBY per subject and day). */
+  usageLedger(): UsageLedger {
+    return (this.ledger ??= new RedisUsageLedger(this.client, this.prefix, (e) => this.wrap(e)));
   }
 
   /**

@@ -1,0 +1,192 @@
+import assert from 'assert';
+import crypto from 'crypto';
+import { Redis } from 'ioredis';
+import { Gateway } from '../../../src/gateway';
+import { RedisSessionStore, redactRedisUrl } from '../../../src/gateway/redis-store';
+import { StoreUnavailableError } from '../../../src/gateway/shared-store';
+import type { QueuedMessage } from '../../../src/gateway/types';
+import { turnSignal } from '../../../src/turn-signals';
+import { chatOf } from '../../fakes/gateway-worker';
+import { dropPrefix } from '../../fakes/gateway-redis-cluster';
+import { canConnect, needService } from '../../support/services';
+
+const URL = 'redis://127.0.0.1:6379';
+const bounds = { maxWaiting: 100, maxWaitingPerSession: 10 };
+
+function msg(key: string, text: string): QueuedMessage {
+  return { id: crypto.randomUUID(), key, text, chat: chatOf(key.split(':').pop()!, { text }), ts: Date.now() };
+}
+
+describe('redis session store', function () {
+  let prefix: string;
+  const stores: RedisSessionStore[] = [];
+  const gateways: Gateway[] = [];
+
+  before(async function () {
+    needService(this, 'redis session store', await canConnect(6379), 'no Redis on 127.0.0.1:6379 (start redis-server)');
+  });
+  beforeEach(() => {
+    prefix = `cftest:${crypto.randomUUID().slice(0, 8)}:`;
+  });
+  afterEach(async () => {
+    for (const g of gateways.splice(0)) await g.close();
+    for (const s of stores.splice(0)) await s.close();
+    await dropPrefix(URL, prefix);
+  });
+
+  async function store(opts: Partial<ConstructorParameters<typeof RedisSessionStore>[0]> = {}): Promise<RedisSessionStore> {
+    const s = new RedisSessionStore({ url: URL, prefix, leaseTtlMs: 600, ...opts });
+    stores.push(s);
+    await s.open();
+    return s;
+  }
+
+  it('enqueues in order, claims one turn at a time with a growing fence, commits history on finish', async () => {
+    const s = await store();
+    const k = 'telegram:bot1:alice';
+    for (const t of ['a1', 'a2']) assert.strictEqual((await s.enqueue(msg(k, t), bounds)).accepted, true);
+    const t1 = await s.claim(k, 't1', 'one', 40, Date.now());
+    assert.ok(t1);
+    assert.deepStrictEqual(t1.items.map((m) => m.text), ['a1']);
+    assert.deepStrictEqual(t1.items[0].chat.attachments, [], 'messages come back as they went in');
+    assert.strictEqual(await s.claim(k, 't2', 'one', 40, Date.now()), null, 'the lock holds');
+    assert.deepStrictEqual(await s.finish(k, 't1', t1.fence, { status: 'done', reply: 'r1', context: { n: 1 } }, Date.now()), { ok: true, sessionWaiting: 1 });
+    const t2 = await s.claim(k, 't2', 'one', 40, Date.now());
+    assert.strictEqual(t2!.fence, t1.fence + 1);
+    assert.deepStrictEqual(t2!.history.map((h) => h.content), ['a1', 'r1']);
+    assert.deepStrictEqual(t2!.context, { n: 1 });
+    assert.deepStrictEqual(await s.finish(k, 't1', t1.fence, { status: 'done', reply: 'late' }, Date.now()), { ok: false, reason: 'stale' });
+    await s.finish(k, 't2', t2!.fence, { status: 'error' }, Date.now());
+    assert.deepStrictEqual((await s.history(k)).map((h) => h.content), ['a1', 'r1', 'a2']);
+    const rec = await s.session(k);
+    assert.strictEqual(rec?.state, 'idle');
+    assert.strictEqual(rec?.info.chatId, 'alice');
+    assert.strictEqual(await s.session('nobody'), undefined);
+  });
+
+  it('checks both backlog bounds atomically across two stores (two instances)', async () => {
+    const a = await store();
+    const b = await store();
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).enqueue(msg(`k${i % 3}`, `m${i}`), { maxWaiting: 12, maxWaitingPerSession: 100 })),
+    );
+    const ok = results.filter((r) => r.accepted).length;
+    assert.strictEqual(ok, 12, 'exactly the global bound is accepted across both');
+    assert.ok(results.every((r) => r.accepted || r.reason === 'busy'));
+    const per = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).enqueue(msg('solo', `s${i}`), { maxWaiting: 1000, maxWaitingPerSession: 4 })));
+    assert.deepStrictEqual(per.map((r) => (r.accepted ? 'ok' : r.reason)), ['ok', 'ok', 'ok', 'ok', 'session_busy', 'session_busy']);
+  });
+
+  it('limits running turns across stores to the cluster-wide concurrency', async () => {
+    const a = await store({ concurrency: 2 });
+    const b = await store({ concurrency: 2 });
+    for (const k of ['x', 'y', 'z']) await a.enqueue(msg(k, k), bounds);
+    assert.ok(await a.claim('x', 'tx', 'one', 0, 0));
+    assert.ok(await b.claim('y', 'ty', 'one', 0, 0));
+    assert.strictEqual(await b.claim('z', 'tz', 'one', 0, 0), null);
+    assert.strictEqual(b.full, true);
+  });
+
+  it('an expired lease is swept back to the head of the queue; the late finisher is fenced', async () => {
+    const a = await store();
+    const k = 'k';
+    await a.enqueue(msg(k, 'first'), bounds);
+    await a.enqueue(msg(k, 'second'), bounds);
+    const t = await a.claim(k, 'ta', 'one', 40, 0);
+    // Instance a "dies": nobody renews. b opens after the lease ran out and takes the turn over.
+    await new Promise((r) => setTimeout(r, 700));
+    const b = await store();
+    const again = await b.claim(k, 'tb', 'one', 40, 0);
+    assert.deepStrictEqual(again!.items.map((m) => m.text), ['first']);
+    assert.ok(again!.fence > t!.fence);
+    assert.deepStrictEqual(await a.finish(k, 'ta', t!.fence, { status: 'done', reply: 'late' }, 0), { ok: false, reason: 'stale' });
+    await b.finish(k, 'tb', again!.fence, { status: 'done', reply: 'once' }, 0);
+    assert.deepStrictEqual((await b.history(k)).map((h) => h.content), ['first', 'once']);
+  });
+
+  it('renewal keeps a lease; a renewal after a take-over says the turn is lost', async () => {
+    const a = await store();
+    await a.enqueue(msg('k', 'x'), bounds);
+    const t = await a.claim('k', 'ta', 'one', 0, 0);
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      assert.strictEqual(await a.renew('k', 'ta', t!.fence), true);
+    }
+    assert.strictEqual((await a.session('k'))?.state, 'processing', 'still held after 800 ms > lease');
+    await a.reset('k', 0);
+    assert.strictEqual(await a.renew('k', 'ta', t!.fence), false);
+  });
+
+  it('reset clears history and context and drops the running turn; idle sessions expire with the TTL', async () => {
+    const s = await store({ idleTtlMs: 60_000 });
+    await s.enqueue(msg('k', 'a'), bounds);
+    const t = await s.claim('k', 't', 'one', 0, 0);
+    await s.finish('k', 't', t!.fence, { status: 'done', reply: 'b', context: { x: 1 } }, 0);
+    const r = new Redis(URL);
+    try {
+      const ttl = await r.pttl(`${prefix}s:k`);
+      assert.ok(ttl > 0 && ttl <= 60_000, `idle session has a TTL (${ttl})`);
+      await s.enqueue(msg('k', 'c'), bounds);
+      assert.strictEqual(await r.pttl(`${prefix}s:k`), -1, 'a session with work does not expire');
+      const t2 = await s.claim('k', 't2', 'one', 0, 0);
+      assert.deepStrictEqual(await s.reset('k', 0), { abortedTurnId: 't2' });
+      assert.deepStrictEqual(await s.history('k'), []);
+      assert.deepStrictEqual((await s.session('k'))?.context, {});
+      assert.deepStrictEqual(await s.finish('k', 't2', t2!.fence, { status: 'done', reply: 'z' }, 0), { ok: false, reason: 'stale' });
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('key-value namespaces are shared between instances (pairing approvals)', async () => {
+    const a = (await store()).kv('pairing');
+    const b = (await store()).kv('pairing');
+    await a.set('telegram:bot1:42', { approved: true, at: 1 });
+    assert.deepStrictEqual(await b.get('telegram:bot1:42'), { approved: true, at: 1 });
+    assert.deepStrictEqual(await b.keys('telegram:'), ['telegram:bot1:42']);
+    await b.delete('telegram:bot1:42');
+    assert.strictEqual(await a.get('telegram:bot1:42'), undefined);
+  });
+
+  it('budget counters add up across instances', async () => {
+    const a = (await store()).usageLedger();
+    const b = (await store()).usageLedger();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).add('peer:x', '2026-01-01', { messages: 1, inputTokens: 2 })));
+    assert.deepStrictEqual(await a.get('peer:x', '2026-01-01'), { messages: 20, inputTokens: 40, outputTokens: 0, tokens: 40 });
+    const once = await Promise.all([a.once('peer:x', '2026-01-01', 'n'), b.once('peer:x', '2026-01-01', 'n')]);
+    assert.deepStrictEqual(once.sort(), [false, true]);
+  });
+
+  it('a Redis that cannot be reached: open still resolves, enqueue fails as unavailable, the gateway refuses with a reason', async () => {
+    const s = new RedisSessionStore({ url: 'redis://user:s3cret@127.0.0.1:1', prefix, commandTimeoutMs: 300 });
+    const g = new Gateway({ store: s });
+    gateways.push(g);
+    await g.start();
+    await assert.rejects(s.enqueue(msg('k', 'x'), bounds), (err: Error) => err instanceof StoreUnavailableError && !err.message.includes('s3cret'));
+    const r = await g.submit(chatOf('alice'));
+    assert.strictEqual(r.status, 'rejected');
+    assert.strictEqual(r.status === 'rejected' && r.reason, 'unavailable');
+    assert.match(g.stats().storeDown ?? '', /unreachable/);
+    assert.ok(!redactRedisUrl('redis://u:pw@h:1').includes('pw'));
+  });
+
+  it('two gateways on one Redis: a kill-free take-over of a lost lease aborts the first instance\'s turn', async () => {
+    const s1 = new RedisSessionStore({ url: URL, prefix, leaseTtlMs: 600 });
+    const g1 = new Gateway({ store: s1 });
+    gateways.push(g1);
+    const turns: string[] = [];
+    let signal: AbortSignal | undefined;
+    g1.on('turn', (t) => {
+      turns.push(t.turnId);
+      signal = turnSignal(t.turnId);
+    });
+    await g1.start();
+    await g1.submit(chatOf('alice', { text: 'q' }));
+    await new Promise<void>((resolve) => g1.on('turn', () => resolve()));
+    // Someone resets the session from another instance: g1's next renewal is refused.
+    const s2 = await store();
+    await s2.reset(g1.keyOf(chatOf('alice')), 0);
+    await new Promise<void>((resolve) => (signal!.aborted ? resolve() : signal!.addEventListener('abort', () => resolve())));
+    assert.strictEqual(g1.stats().active, 0, 'the slot is given back');
+  });
+});
