@@ -21,6 +21,7 @@ import {
   type SessionStore,
 } from '../src/gateway';
 import type { KeyValueStore } from '../src/store/kv';
+import { RedisSessionStore } from '../src/gateway/redis-store';
 import { parseIdentityLinks, type IdentityRow } from '../src/gateway/identity';
 import type { BudgetLimits } from '../src/gateway/budgets';
 import { summaryPrompt, type Summarise } from '../src/gateway/compaction';
@@ -39,8 +40,12 @@ const TYPE = 'clawflow-sessions';
 const STATUS_EVERY_MS = 150;
 
 interface SessionsDef extends NodeDef {
-  store: 'file' | 'memory';
+  store: 'file' | 'memory' | 'redis';
   dir?: string;
+  /** store redis: URL (the password is the credential `redisPassword`), key prefix, idle TTL in s. */
+  redisUrl?: string;
+  redisPrefix?: string;
+  redisIdleTtl?: string | number;
   concurrency: string | number;
   maxWaiting: string | number;
   maxWaitingPerSession: string | number;
@@ -151,7 +156,9 @@ export = function (RED: NodeAPI) {
       store =
         config.store === 'memory'
           ? new MemorySessionStore()
-          : new FileSessionStore(storeDir(), { onWarn: (text) => node.warn(text) });
+          : config.store === 'redis'
+            ? redisStore()
+            : new FileSessionStore(storeDir(), { onWarn: (text) => node.warn(text) });
       gateway = new Gateway({
         store,
         id: node.id,
@@ -227,10 +234,31 @@ export = function (RED: NodeAPI) {
       return path.join(userDir, 'clawflow', 'sessions', node.id.replace(/[^A-Za-z0-9._-]/g, '_'));
     }
 
+    function redisStore(): RedisSessionStore {
+      const creds = (node as unknown as { credentials?: { redisPassword?: string } }).credentials;
+      const idle = num(config.redisIdleTtl, 0);
+      if (!Number.isFinite(idle) || idle < 0) throw new RangeError(`the idle TTL must be 0 or more seconds, got ${config.redisIdleTtl}`);
+      return new RedisSessionStore({
+        url: config.redisUrl || 'redis://127.0.0.1:6379',
+        ...(creds?.redisPassword ? { password: creds.redisPassword } : {}),
+        prefix: config.redisPrefix === undefined || config.redisPrefix === '' ? 'clawflow:' : config.redisPrefix,
+        idleTtlMs: idle * 1000,
+        concurrency: num(config.concurrency, 10),
+      });
+    }
+
+    /** Last reported store state, so an outage is logged once, and its end too. */
+    let storeWasDown = false;
     function flushStatus(): void {
       statusTimer = undefined;
       if (!gateway) return;
-      const stats: GatewayStats = gateway.stats();
+      let stats: GatewayStats = gateway.stats();
+      if (stats.storeDown) stats = { ...stats, storeDown: t('status.storeDown', { kind: gateway.store.kind }) };
+      if (!!stats.storeDown !== storeWasDown) {
+        storeWasDown = !!stats.storeDown;
+        if (storeWasDown) node.warn(t('warn.storeDown', { message: gateway.stats().storeDown ?? '' }));
+        else node.log(t('log.storeBack'));
+      }
       for (const u of users.values()) u.showStats(stats);
     }
 
@@ -314,5 +342,5 @@ export = function (RED: NodeAPI) {
     });
   }
 
-  RED.nodes.registerType(TYPE, SessionsConfigNode as any);
+  RED.nodes.registerType(TYPE, SessionsConfigNode as any, { credentials: { redisPassword: { type: 'password' } } } as any);
 };
