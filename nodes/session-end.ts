@@ -30,6 +30,8 @@ export = function (RED: NodeAPI) {
     const user = {
       id: node.id,
       showStats(s: GatewayStats): void {
+        // The store (Redis) cannot be reached: say so; the config node made the text.
+        if (s.storeDown) return void node.status({ fill: 'red', shape: 'ring', text: s.storeDown });
         node.status({
           fill: s.active ? 'green' : 'grey',
           shape: s.waiting ? 'ring' : 'dot',

@@ -52,6 +52,8 @@ export = function (RED: NodeAPI) {
         node.send([msg, noticeMsg]);
       },
       showStats(s: GatewayStats): void {
+        // The store (Redis) cannot be reached: say so; the config node made the text.
+        if (s.storeDown) return void node.status({ fill: 'red', shape: 'ring', text: s.storeDown });
         const counts = t('status.counts', { active: s.active, waiting: s.waiting });
         const extra = [
           ...(s.tokens ? [t('status.tokens', { tokens: s.tokens })] : []),
