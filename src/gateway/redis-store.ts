@@ -107,6 +107,8 @@ export class RedisSessionStore implements SharedSessionStore {
     if (!/^rediss?:\/\//.test(this.url)) throw new RangeError(`the Redis URL must start with redis:// or rediss://, got ${redactRedisUrl(this.url)}`);
     const common = {
       lazyConnect: true,
+      // Named after the prefix, so `CLIENT LIST` shows which gateway holds a connection.
+      connectionName: `clawflow-gateway-${this.prefix.replace(/[^A-Za-z0-9:_.-]/g, '_')}`,
       ...(opts.password ? { password: opts.password } : {}),
       connectTimeout: this.o.commandTimeoutMs,
       // Capped backoff; never gives up: the instance carries on when Redis is back.
