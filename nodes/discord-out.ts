@@ -76,9 +76,11 @@ export = function (RED: NodeAPI) {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      out.close();
-      bot?.deregister?.(user);
-      done();
+      // Unfinished drafts go: the interrupted turn is answered afresh after the redeploy.
+      void out.abandon().then(() => {
+        bot?.deregister?.(user);
+        done();
+      });
     });
   }
 

@@ -160,6 +160,9 @@ export = function (RED: NodeAPI) {
 
     node.on('input', (msg: any, send: (m: any) => void, done: (err?: Error) => void) => {
       if (configError) return done(new Error(t('errors.config', { error: configError })));
+      // Set once the first partial went out: a failure must then close that stream, so the
+      // channel turns its draft (and typing) into the apology instead of leaving them behind.
+      let openStream: { id: string; next: () => number } | null = null;
       let history;
       try {
         history = conversationFromMsg(msg);
@@ -182,6 +185,7 @@ export = function (RED: NodeAPI) {
       };
       const partial = (delta: string, text: string) => {
         if (!streaming || signal.aborted) return;
+        openStream ??= { id: streamId, next: () => seq++ };
         out(0, { ...msg, payload: text, stream: { id: streamId, seq: seq++, delta, done: false } });
       };
       active++;
@@ -297,6 +301,7 @@ export = function (RED: NodeAPI) {
         if (sendApology && config.apology !== false) {
           const m: any = { ...msg };
           delete m.stream;
+          if (openStream) m.stream = { id: openStream.id, seq: openStream.next(), delta: '', done: true };
           m.payload = config.apologyText || t('apology');
           m.error = { message: err.message, kind: (err as LlmError).kind, provider: (err as LlmError).provider, model: (err as LlmError).model, status: (err as LlmError).status };
           m.reason = 'llm_error';

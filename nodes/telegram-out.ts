@@ -84,9 +84,11 @@ export = function (RED: NodeAPI) {
     }
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      relay.close();
-      bot?.deregister(node as never);
-      done();
+      // Unfinished drafts go: the interrupted turn is answered afresh after the redeploy.
+      void relay.abandon().then(() => {
+        bot?.deregister(node as never);
+        done();
+      });
     });
   }
 

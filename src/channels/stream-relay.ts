@@ -18,6 +18,8 @@ export interface DraftOps {
   edit(messageId: string, text: string): Promise<void>;
   /** Show "typing…" (platforms expire it after a few seconds). */
   typing?(): Promise<void>;
+  /** Delete a message sent earlier (an unfinished draft, when the node closes). */
+  remove?(messageId: string): Promise<void>;
 }
 
 export interface StreamRelayOptions {
@@ -99,6 +101,36 @@ export class StreamRelay {
   /** Streams currently shown (for status and tests). */
   get activeStreams(): number {
     return this.streams.size;
+  }
+
+  /**
+   * Close on redeploy or shutdown: delete every unfinished draft (best effort, within
+   * `timeoutMs`), then stop all timers. The interrupted turn runs again after the restart and
+   * sends its answer afresh, so a half-written draft left behind would read as a second,
+   * broken reply. Resolves with the number of drafts removed; never rejects.
+   */
+  async abandon(timeoutMs = 2000): Promise<number> {
+    const open = [...this.streams.values()];
+    for (const st of open) this.clearTimers(st);
+    let removed = 0;
+    const all = Promise.allSettled(
+      // Wait for a draft send still in flight: its id is known only when it returns.
+      open.map((st) =>
+        st.chain
+          .catch(() => undefined)
+          .then(async () => {
+            if (!st.draftId || !st.ops.remove) return;
+            await st.ops.remove(st.draftId);
+            removed++;
+          })
+          .catch((err) => this.opts.onBackgroundError?.(err)),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    this.close();
+    return removed;
   }
 
   /** Stop every timer; drafts stay as they are. */

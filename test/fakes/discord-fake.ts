@@ -19,7 +19,7 @@
  * ```
  *
  * REST: `GET /api/v10/gateway/bot`, `GET /api/v10/users/@me`, `POST /api/v10/channels/:id/messages`,
- * `PATCH /api/v10/channels/:id/messages/:mid`, `POST /api/v10/channels/:id/typing`. Anything else
+ * `PATCH` and `DELETE /api/v10/channels/:id/messages/:mid`, `POST /api/v10/channels/:id/typing`. Anything else
  * is a 404 in Discord's error shape. Gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeat
  * ACKs, RESUME -> replay of missed dispatches + RESUMED, close codes 4004 and 4014.
  */
@@ -114,6 +114,8 @@ export class FakeDiscord extends EventEmitter {
   /** Messages the bot sent, in the order they arrived. */
   readonly sent: SentMessage[] = [];
   readonly edits: EditedMessage[] = [];
+  /** Ids of bot messages deleted through REST (DELETE /channels/:id/messages/:mid). */
+  readonly deleted: string[] = [];
   /** Channel ids of typing requests, in order. */
   readonly typing: string[] = [];
   /** Every REST request: method, path (after /api/v10), status answered. */
@@ -471,6 +473,13 @@ export class FakeDiscord extends EventEmitter {
       msg.edited_timestamp = new Date().toISOString();
       this.edits.push({ channelId: m[1], messageId: m[2], content: body.content });
       return reply(200, msg);
+    }
+    if (method === 'DELETE' && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
+      const msg = this.messages.get(m[2]);
+      if (!msg || msg.channel_id !== m[1]) return reply(404, { message: 'Unknown Message', code: 10008 });
+      this.messages.delete(m[2]);
+      this.deleted.push(m[2]);
+      return reply(204);
     }
     return reply(404, { message: '404: Not Found', code: 0 });
   }

@@ -6,7 +6,7 @@
  * Implemented: getMe, getUpdates (real long polling: `offset` confirms and drops earlier
  * updates, `timeout` holds the request open until an update arrives; a second concurrent
  * getUpdates terminates the first with 409, as Telegram does), sendMessage, editMessageText,
- * sendChatAction, setWebhook / deleteWebhook / getWebhookInfo (with a webhook set, updates are
+ * sendChatAction, deleteMessage, setWebhook / deleteWebhook / getWebhookInfo (with a webhook set, updates are
  * POSTed to it with the X-Telegram-Bot-Api-Secret-Token header and getUpdates is a 409).
  * Failures can be injected per method (`fail`), requests dropped without an answer (`drop`),
  * and the whole server taken away and brought back on the same port (`goAway`/`comeBack`).
@@ -108,6 +108,8 @@ export interface FakeTelegram {
   calls: ApiCall[];
   /** sendChatAction calls. */
   actions: { chatId: number; action: string; at: number }[];
+  /** Messages the bot deleted (deleteMessage); they no longer show in sent(). */
+  deleted: SentMessage[];
   /** Current webhook, if set. */
   webhook?: { url: string; secret?: string };
   /** Deliveries POSTed to the webhook with their HTTP status. */
@@ -352,6 +354,14 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       m.edits++;
       ok(res, call, { ...messageObject(m), edit_date: Math.floor(Date.now() / 1000) });
     },
+    deleteMessage: (p, res, call) => {
+      const key = `${Number(p.chat_id)}:${Number(p.message_id)}`;
+      const m = messages.get(key);
+      if (!m) return error(res, call, 400, 'Bad Request: message to delete not found');
+      messages.delete(key);
+      fake.deleted.push(m);
+      ok(res, call, true);
+    },
     sendChatAction: (p, res, call) => {
       actions.push({ chatId: Number(p.chat_id), action: String(p.action), at: Date.now() });
       ok(res, call, true);
@@ -458,6 +468,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     group,
     calls,
     actions,
+    deleted: [],
     deliveries,
     webhook: undefined,
     userSays(text, o = {}) {

@@ -161,6 +161,18 @@ describe('discord nodes (real discord.js inside the nodes, fake Discord on 127.0
     assert.equal(fake.edits.at(-1)?.content, 'Thinking done.');
   });
 
+  it('a redeploy mid-stream deletes the unfinished draft', async () => {
+    const n = await load();
+    await statusOf(n.out, (s) => s.text === 'ready as clawbot');
+    const chat = { channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct', senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now() };
+    await inject(n.out, { payload: 'Half an ans', chat, stream: { id: 'r9', seq: 0, delta: 'Half an ans', done: false } });
+    await fake.until(() => fake.sent.length === 1);
+    await inject(n.out, { payload: 'Half an answer', chat, stream: { id: 'r9', seq: 1, delta: 'swer', done: false } });
+    await fake.until(() => fake.edits.length === 1);
+    await helper.unload();
+    assert.deepEqual(fake.deleted, [fake.sent[0].id], 'the half-written draft is gone');
+  });
+
   it('bad input to discord out fails with a clear error (Catch nodes see it)', async () => {
     const n = await load();
     await statusOf(n.out, (s) => s.text === 'ready as clawbot');

@@ -164,6 +164,30 @@ describe('clawflow-llm node', function () {
     assert.equal(fake.chatRequests().length, 1, '401 is not retried');
   });
 
+  it('a failure after streaming started closes that stream with the apology (no stale draft or typing)', async () => {
+    fake.enqueue({ status: 401, errorMessage: 'Incorrect API key provided' });
+    await helper.load([providerNode, llmNode], flow(fake.url, { apologyText: 'Sorry!' }), creds);
+    const partials: any[] = [];
+    helper.getNode('reply').on('input', (m: any) => partials.push(m));
+    const apology = new Promise<any>((resolve) => helper.getNode('err').on('input', resolve));
+    helper.getNode('llm').receive({ payload: 'x', chat: { chatId: 'c' } });
+    const m = await apology;
+    assert.ok(partials.length >= 1, 'the typing partial went out first');
+    assert.equal(partials[0].stream.done, false);
+    assert.equal(m.stream.id, partials[0].stream.id, 'the apology closes the same stream');
+    assert.equal(m.stream.done, true);
+    assert.ok(m.stream.seq > partials[partials.length - 1].stream.seq);
+  });
+
+  it('a failure with streaming off sends the apology without a stream', async () => {
+    fake.enqueue({ status: 401, errorMessage: 'Incorrect API key provided' });
+    await helper.load([providerNode, llmNode], flow(fake.url, { apologyText: 'Sorry!', stream: false }), creds);
+    const apology = new Promise<any>((resolve) => helper.getNode('err').on('input', resolve));
+    helper.getNode('llm').receive({ payload: 'x', chat: { chatId: 'c' } });
+    const m = await apology;
+    assert.equal(m.stream, undefined);
+  });
+
   it('fails over to the fallback provider config', async () => {
     const backup = await new OpenAIFake().start();
     try {

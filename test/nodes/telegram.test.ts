@@ -203,6 +203,21 @@ describe('telegram nodes', function () {
     assert.deepStrictEqual(fin.telegram.messageIds, [String(sent[0].messageId)]);
   });
 
+  it('a redeploy mid-stream deletes the unfinished draft (the turn is answered afresh after it)', async () => {
+    const { out } = await loadFlow({ editInterval: 0 });
+    await tg.waitFor(() => tg.calls.some((c) => c.method === 'getMe' && c.answered === 0), 'getMe');
+    const chat = dmEnvelope();
+    out.receive({ payload: 'Half an ans', chat, stream: { id: 'turn-r', seq: 0, delta: 'Half an ans', done: false } });
+    await tg.waitFor(() => tg.sent(tg.user.id).length === 1, 'the draft');
+    // A second partial is edited into the draft: by then the draft's id is known to the node.
+    out.receive({ payload: 'Half an answer', chat, stream: { id: 'turn-r', seq: 1, delta: 'swer', done: false } });
+    await tg.waitFor(() => tg.calls.some((c) => c.method === 'editMessageText'), 'the draft edit');
+    await helper.unload();
+    assert.strictEqual(tg.sent(tg.user.id).length, 0, 'no half-written draft left in the chat');
+    assert.strictEqual(tg.deleted.length, 1);
+    assert.match(tg.deleted[0].text, /^Half an ans/);
+  });
+
   function dmEnvelope() {
     return {
       channel: 'telegram',

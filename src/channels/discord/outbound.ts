@@ -62,6 +62,11 @@ export class DiscordOutbound {
     this.relay.close();
   }
 
+  /** Delete unfinished drafts (best effort, bounded), then close. See StreamRelay.abandon. */
+  abandon(timeoutMs?: number): Promise<number> {
+    return this.relay.abandon(timeoutMs);
+  }
+
   private ops(rest: REST, chat: ChatEnvelope): DraftOps {
     const channelId = chat.chatId;
     let reference =
@@ -81,6 +86,9 @@ export class DiscordOutbound {
       },
       async typing(): Promise<void> {
         await rest.post(Routes.channelTyping(channelId));
+      },
+      async remove(messageId: string): Promise<void> {
+        await rest.delete(Routes.channelMessage(channelId, messageId));
       },
     };
   }

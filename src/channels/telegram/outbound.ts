@@ -32,7 +32,7 @@ export interface OutboundOptions {
   onMarkupRejected?: (description: string) => void;
 }
 
-type SendApi = Pick<Api, 'sendMessage' | 'editMessageText' | 'sendChatAction'>;
+type SendApi = Pick<Api, 'sendMessage' | 'editMessageText' | 'sendChatAction' | 'deleteMessage'>;
 
 export class TelegramOutbound {
   private readonly maxRetries: number;
@@ -95,6 +95,9 @@ export class TelegramOutbound {
       send: (text) => this.send(to, text, format, onMarkupRejected),
       edit: (id, text) => this.edit(to, id, text, format, onMarkupRejected),
       typing: () => this.typing(to),
+      remove: async (id) => {
+        await this.api.deleteMessage(to.chatId, Number(id));
+      },
     };
   }
 

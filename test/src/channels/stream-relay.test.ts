@@ -18,6 +18,9 @@ function recorder(opts: { failEdits?: boolean } = {}) {
     async typing() {
       log.push('typing');
     },
+    async remove(id) {
+      log.push(`remove#${id}`);
+    },
   };
   return { ops, log };
 }
@@ -91,6 +94,32 @@ describe('StreamRelay', () => {
     assert.ok(log[0].startsWith('send#1:a'));
     assert.deepStrictEqual(log[log.length - 1], 'send#2:abc', 'final reply sent fresh');
     assert.deepStrictEqual(res.messageIds, ['2']);
+  });
+
+  it('a final after typing only (the apology of a failed turn) stops typing and is sent once', async () => {
+    relay = new StreamRelay({ limit: 4096, typingIntervalMs: 10 });
+    const { ops, log } = recorder();
+    await relay.handle(ops, '', { id: 'e', seq: 0, delta: '', done: false });
+    await relay.handle(ops, 'Sorry!', { id: 'e', seq: 1, delta: '', done: true });
+    const n = log.length;
+    await tick(50);
+    assert.strictEqual(log.length, n, 'no typing after the final');
+    assert.deepStrictEqual(log.filter((l) => l.startsWith('send')), ['send#1:Sorry!']);
+    assert.strictEqual(relay.activeStreams, 0);
+  });
+
+  it('abandon() deletes unfinished drafts (waiting for a send in flight) but not finished replies', async () => {
+    relay = new StreamRelay({ limit: 4096, editIntervalMs: 0 });
+    const { ops, log } = recorder();
+    await relay.handle(ops, 'done', { id: 'a', seq: 0, delta: 'done', done: false });
+    await tick(5);
+    await relay.handle(ops, 'done.', { id: 'a', seq: 1, delta: '.', done: true });
+    await relay.handle(ops, 'half', { id: 'b', seq: 0, delta: 'half', done: false });
+    await tick(1); // the draft send has started but not returned yet
+    const removed = await relay.abandon(1000);
+    assert.strictEqual(removed, 1);
+    assert.deepStrictEqual(log.filter((l) => l.startsWith('remove')), ['remove#2']);
+    assert.strictEqual(relay.activeStreams, 0);
   });
 
   it('close() stops typing and forgets streams', async () => {
