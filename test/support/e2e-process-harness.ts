@@ -42,9 +42,13 @@ export const FAST_SETTINGS = {
   clawflowTelegram: { pollTimeoutSeconds: 5, backoffMs: 100, backoffMaxMs: 500, conflictBackoffMs: 200, conflictBackoffMaxMs: 1000 },
 };
 
-/** Start Node-RED on `userDir` (flows and credentials there are loaded as they are). */
+/**
+ * Start Node-RED on `userDir` (flows and credentials there are loaded as they are).
+ * `E2E_METRICS=1` logs Node-RED's per-message metrics (receive/send/done per node), the
+ * quickest way to see where a message stopped.
+ */
 export function startOn(userDir: string): Promise<NodeRedProcess> {
-  const debug = process.env.E2E_METRICS ? { logging: { console: { level: "info", metrics: true, audit: false } } } : {};
+  const debug = process.env.E2E_METRICS ? { logging: { console: { level: 'info', metrics: true, audit: false } } } : {};
   return startNodeRed({ userDir, settings: { ...FAST_SETTINGS, ...debug } });
 }
 
