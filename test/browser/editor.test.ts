@@ -148,9 +148,6 @@ describe('Node-RED editor with clawflow (Chromium)', function () {
     const example = fs.readFileSync(path.join(repoRoot, 'examples', '02 Telegram assistant with tools.json'), 'utf8');
     const labels = await page.evaluate((json) => {
       const R = (window as any).RED;
-      const configs: string[] = [];
-      R.nodes.eachConfig((c: any) => void configs.push(c.id));
-      (window as any).__configsBefore = configs;
       R.view.importNodes(JSON.parse(json), { addFlow: true, generateIds: true });
       const out: Record<string, string[]> = {};
       R.nodes.eachNode((n: any) => {
@@ -170,15 +167,15 @@ describe('Node-RED editor with clawflow (Chromium)', function () {
     assert.strictEqual(llm.length, 4);
     assert.match(llm[2], /get_time/);
     assert.match(llm[3], /weather/);
-    // Leave the workspace as it was for the next test.
-    await page.evaluate(() => {
+    // Leave the workspace as it was for the next test: undo the import (its tab and config nodes).
+    const left = await page.evaluate(() => {
       const R = (window as any).RED;
-      R.workspaces.delete(R.nodes.workspace(R.workspaces.active()));
-      const before: string[] = (window as any).__configsBefore;
-      const added: string[] = [];
-      R.nodes.eachConfig((c: any) => void (before.includes(c.id) || added.push(c.id)));
-      for (const id of added) R.nodes.remove(id);
+      R.history.pop();
+      let tools = 0;
+      R.nodes.eachNode((n: any) => void (n.type === 'clawflow-tool-result' && tools++));
+      return tools;
     });
+    assert.strictEqual(left, 0, 'the import was undone');
   });
 
   it('serves help and labels in Chinese too', async () => {
@@ -200,7 +197,6 @@ describe('Node-RED editor with clawflow (Chromium)', function () {
     const tab = page.locator('#red-ui-clipboard-dialog-import-tab-examples');
     await tab.locator('.red-ui-treeList-label-text', { hasText: '@clawflow/node-red' }).click();
     await tab.locator('.red-ui-treeList-label-text', { hasText: QUICK_START }).click();
-    await page.click('#red-ui-clipboard-dialog-import-opt-new'); // into a new flow tab, as laid out
     await page.click('#red-ui-clipboard-dialog-ok');
     await page.waitForSelector('#red-ui-clipboard-dialog-import-tabs', { state: 'hidden' });
     // The editor fetches the example after the dialog closes, then adds its nodes.
@@ -250,6 +246,8 @@ describe('Node-RED editor with clawflow (Chromium)', function () {
     await page.evaluate(() => {
       const R = (window as any).RED;
       R.view.select('');
+      // The example brings its own flow tab: show it.
+      R.nodes.eachNode((n: any) => void (n.type === 'clawflow-webchat-in' && R.workspaces.show(n.z)));
       R.menu.setSelected('menu-item-sidebar', false);
       const chart = document.getElementById('red-ui-workspace-chart')!;
       chart.scrollLeft = 0;
