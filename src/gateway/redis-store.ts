@@ -196,7 +196,7 @@ export class RedisSessionStore implements SharedSessionStore {
     return { accepted: false, reason: r[1] as 'busy' | 'session_busy', waiting: r[2], sessionWaiting: r[3] };
   }
 
-  async claim(key: string, turnId: string, take: ClaimTake, historyLimit: number): Promise<ClaimedTurn | null> {
+  async claim(key: string, turnId: string, take: ClaimTake, historyLimit: number, _now?: number): Promise<ClaimedTurn | null> {
     const r = (await this.run('cfClaim', key, turnId, take, Math.max(0, historyLimit), this.o.concurrency, this.o.leaseTtlMs)) as
       | [1, number, string[], string[], string]
       | [0, string];
