@@ -22,6 +22,9 @@ export type { GatewayOptions, GatewayEvents, GatewayStats, QueueMode, RejectReas
 export { MemorySessionStore } from './memory-store';
 export { FileSessionStore, transcriptFileName, type FileSessionStoreOptions } from './file-store';
 export { LogBackedStore } from './log-store';
+export { RedisSessionStore, redactRedisUrl, type RedisSessionStoreOptions } from './redis-store';
+export { RedisKeyValueStore } from './redis-kv';
+export { isSharedStore, StoreUnavailableError, type SharedSessionStore, type SharedStoreSignal } from './shared-store';
 export { SessionLog, sessionInfoOf, type SessionEvent } from './session-log';
 export { registerGateway, unregisterGateway, findGateway } from './registry';
 export type { GatewayProvider, GatewayUser } from './provider';
