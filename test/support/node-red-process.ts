@@ -102,7 +102,8 @@ export async function startNodeRed(opts: StartOptions = {}): Promise<NodeRedProc
     child,
     log: () => output,
     async stop() {
-      if (child.exitCode === null) {
+      // A process killed by a signal has exitCode null but signalCode set: it is gone already.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGINT');
         const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
