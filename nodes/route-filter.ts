@@ -10,6 +10,7 @@
 import path from 'path';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { requireEnvelope } from '../src/envelope';
+import { cancelHandoff, handedOff, handoffIdOf, HANDOFF_PROP } from '../src/handoff';
 import { RouteFilter, type ControlResult, type Decision, type Notice, type Rejected } from '../src/routing';
 import { FileKeyValueStore, MemoryKeyValueStore, type KeyValueStore } from '../src/store/kv';
 
@@ -205,9 +206,20 @@ export = function (RED: NodeAPI) {
     }
 
     node.on('input', (msg: Msg, send: SendFn, done: (err?: Error) => void) => {
+      // Hand-off (decision 0160): an accepted msg carries its id on to the session node; a
+      // rejected or failed one ends here, so say so; after close, its channel re-delivers it.
+      const handoff = handoffIdOf(msg);
+      if (closed) {
+        cancelHandoff(handoff);
+        done(new Error(t('errors.closed')));
+        return;
+      }
       const work = handle(msg, send).then(
         () => done(),
-        (err: Error) => done(err),
+        (err: Error) => {
+          handedOff(handoff);
+          done(err);
+        },
       );
       inflight.add(work);
       void work.finally(() => inflight.delete(work));
@@ -236,6 +248,8 @@ export = function (RED: NodeAPI) {
         send([msg, null]);
         return;
       }
+      handedOff(handoffIdOf(msg));
+      delete msg[HANDOFF_PROP];
       if (decision.botLoop) noteBotLoop(decision.botLoop);
       msg.reason = decision.reason;
       if (decision.reply) msg.payload = decision.reply.text;

@@ -8,6 +8,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import type { GatewayProvider, GatewayStats, Turn } from '../src/gateway';
 import { groupContextOf } from '../src/gateway/group-context';
 import type { ChatEnvelope } from '../src/envelope';
+import { acceptHandoffs, cancelHandoff, handedOff, handoffIdOf, HANDOFF_PROP } from '../src/handoff';
 
 const TYPE = 'clawflow-session';
 
@@ -26,6 +27,9 @@ export = function (RED: NodeAPI) {
     const provider = RED.nodes.getNode(config.sessions) as unknown as (Node & GatewayProvider) | null;
     /** Accepted messages waiting for their turn, by gateway message id (never persisted). */
     const live = new Map<string, Msg>();
+    /** After close a message is refused (done(err)) and not handed off: its channel re-delivers it. */
+    let closed = false;
+    let releaseHandoffs: (() => void) | undefined;
 
     const user = {
       id: node.id,
@@ -89,10 +93,21 @@ export = function (RED: NodeAPI) {
       node.status({ fill: 'red', shape: 'ring', text: t('status.configError') });
     } else {
       provider.register(user);
+      releaseHandoffs = acceptHandoffs();
     }
 
     node.on('input', (msg: Msg, send, done) => {
+      // Hand-off (decision 0160): said once the message is journaled or answered, so its
+      // channel may confirm it; the id is internal and does not travel further.
+      const handoff = handoffIdOf(msg);
+      delete msg[HANDOFF_PROP];
+      if (closed) {
+        cancelHandoff(handoff);
+        done(new Error(t('errors.closed')));
+        return;
+      }
       if (!provider) {
+        handedOff(handoff);
         done(new Error(t('errors.noConfig')));
         return;
       }
@@ -105,7 +120,14 @@ export = function (RED: NodeAPI) {
           if (r.status === 'accepted') {
             // A steered message reached the running turn: its reply answers it, no msg leaves.
             live.set(r.id, msg);
+            handedOff(handoff);
             done();
+            return;
+          }
+          if (handoff && r.status === 'rejected' && r.reason === 'closed') {
+            // Closing under a redeploy: the channel delivers it again, no "send it again" reply.
+            cancelHandoff(handoff);
+            done(new Error(t('errors.closed')));
             return;
           }
           let reason: string;
@@ -129,6 +151,7 @@ export = function (RED: NodeAPI) {
             reason = r.reason;
             if (r.reason === 'budget_exceeded' && !r.notify) {
               // Told once today already: drop silently (counted in the status).
+              handedOff(handoff);
               done();
               return;
             }
@@ -139,13 +162,21 @@ export = function (RED: NodeAPI) {
           msg.payload = reply;
           msg.session = { key: r.key, configId: provider.id };
           send([null, msg]);
+          handedOff(handoff);
           done();
         },
-        (err: Error) => done(err),
+        (err: Error) => {
+          // Reported to Catch nodes: the journey ends here (re-delivering would fail again).
+          handedOff(handoff);
+          done(err);
+        },
       );
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      releaseHandoffs?.();
+      releaseHandoffs = undefined;
       live.clear();
       provider?.deregister(user);
       done();

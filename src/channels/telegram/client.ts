@@ -52,7 +52,11 @@ export interface InboundEvent {
   update: unknown;
 }
 
-type Subscriber = (ev: InboundEvent) => void;
+/**
+ * Receives one message. A promise defers confirming it to Telegram until it settles; `false`
+ * means "not taken, deliver again" (the subscriber is closing). See src/handoff.ts.
+ */
+type Subscriber = (ev: InboundEvent) => void | Promise<boolean>;
 
 const ALLOWED_UPDATES = ['message', 'edited_message'];
 
@@ -70,6 +74,8 @@ export class TelegramClient {
   private starting?: Promise<void>;
   private webhookReady = false;
   private webhookOffset?: number;
+  /** Pollers stopped because their last subscriber left, until they have saved their offset. */
+  private readonly stopping = new Set<Promise<void>>();
 
   constructor(private readonly opts: TelegramClientOptions) {
     this.bot = new Bot(opts.token, {
@@ -122,7 +128,9 @@ export class TelegramClient {
       if (this.subscribers.size === 0 && this.poller) {
         const p = this.poller;
         this.poller = undefined;
-        void p.stop();
+        // close() waits for it: the next deploy's poller must read the offset this one saves.
+        const stopped = p.stop().finally(() => this.stopping.delete(stopped));
+        this.stopping.add(stopped);
       }
     };
   }
@@ -152,7 +160,7 @@ export class TelegramClient {
     }
     if (this.webhookOffset !== undefined && id < this.webhookOffset) return 200; // a re-delivery
     this.webhookOffset = id + 1;
-    this.dispatch(body);
+    void this.dispatch(body); // confirmed at once: webhook mode does not wait for a hand-off (decision 0160)
     this.offsets?.save(id + 1).catch((err) => this.problem(new Error(`could not save the update offset: ${(err as Error).message}`)));
     return 200;
   }
@@ -163,6 +171,7 @@ export class TelegramClient {
     this.poller = undefined;
     this.controller.abort(new Error('client closed'));
     await poller?.stop();
+    await Promise.allSettled([...this.stopping]);
     await this.starting?.catch(() => undefined);
     if (this.opts.mode === 'webhook' && this.webhookReady) {
       // Best effort, bounded: a redeploy must not hang on an unreachable Bot API.
@@ -264,18 +273,26 @@ export class TelegramClient {
     this.setStatus({ state, mode: 'polling', failure: ev.failure, retryInMs: ev.retryInMs });
   }
 
-  /** Update -> envelope -> every subscriber. Malformed updates become problems. */
-  private dispatch(update: unknown): void {
+  /**
+   * Update -> envelope -> every subscriber. Malformed updates become problems. Returns a promise
+   * when a subscriber defers the confirmation: true once every one took it, false if any did not.
+   */
+  private dispatch(update: unknown): void | Promise<boolean> {
     if (!this.me) return;
     const result = adaptUpdate(update, this.me); // throws MalformedUpdateError: the caller reports it
     if (result.kind === 'skip') return;
+    const deferred: Promise<boolean>[] = [];
     for (const fn of [...this.subscribers]) {
       try {
-        fn({ envelope: structuredClone(result.envelope), update });
+        const r = fn({ envelope: structuredClone(result.envelope), update });
+        if (r && typeof r.then === 'function') {
+          deferred.push(r.catch((err: Error) => (this.problem(err), true)));
+        }
       } catch (err) {
         this.problem(err as Error);
       }
     }
+    if (deferred.length) return Promise.all(deferred).then((all) => all.every((ok) => ok !== false));
   }
 
   private problem(err: Error): void {

@@ -23,7 +23,8 @@ export interface TelegramBotConfig {
   /** Absent when the configuration is unusable; then `configError` says why. */
   client?: TelegramClient;
   configError?: string;
-  register(user: TelegramBotUser, onInbound?: (ev: InboundEvent) => void): void;
+  /** `onInbound` may return a promise: the update is confirmed to Telegram once it settles (false: deliver again). */
+  register(user: TelegramBotUser, onInbound?: (ev: InboundEvent) => void | Promise<boolean>): void;
   deregister(user: TelegramBotUser): void;
   statusNow(): NodeStatusLike;
 }

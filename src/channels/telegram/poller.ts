@@ -1,8 +1,8 @@
 /**
  * Our own getUpdates loop (not grammY's `bot.start()`): see
  * docs/decisions/0050-telegram-own-polling-loop.md. It owns the offset (persisted after every
- * batch), skips updates it handled before, keeps going past a broken update or a throwing
- * handler, and decides per failure kind: 401 stops, 409 backs off long (another poller holds
+ * batch, once the flow took the batch's updates: decision 0160), skips updates it handled
+ * before, keeps going past a broken update or a throwing handler, and decides per failure kind: 401 stops, 409 backs off long (another poller holds
  * the token), 429 waits `retry_after`, everything else backs off to a cap. `stop()` aborts the
  * in-flight long poll and resolves when the loop has exited, so the next poller never overlaps.
  */
@@ -32,8 +32,14 @@ export interface PollerOptions {
   backoff?: BackoffOptions;
   /** 409 conflicts. Default 5 s doubling to 60 s. */
   conflictBackoff?: BackoffOptions;
-  /** Handle one update. Throwing (or a malformed update) is reported and does not stop the loop. */
-  onUpdate(update: unknown): void;
+  /**
+   * Handle one update. Throwing (or a malformed update) is reported and does not stop the loop.
+   * A promise defers the confirmation: the batch's offset is saved (and the next batch asked
+   * for, which makes Telegram forget the update) only once it settles. `false` means "not
+   * taken, deliver again": the offset stops before that update. Bound the wait yourself (see
+   * src/handoff.ts); only `stop()` cuts it short, and then an unsettled update counts as not taken.
+   */
+  onUpdate(update: unknown): void | Promise<boolean>;
   onState(event: PollerEvent): void;
   /** A malformed update, a throwing handler, an offset that could not be saved. */
   onProblem(err: Error): void;
@@ -131,6 +137,7 @@ export class Poller {
 
   private async handleBatch(updates: unknown[]): Promise<void> {
     const before = this.offset;
+    const handled: { id: number; taken?: boolean; settled: Promise<void> }[] = [];
     for (const u of updates) {
       let id: number;
       try {
@@ -142,12 +149,29 @@ export class Poller {
       // Telegram re-sends what was not confirmed; anything below our offset was handled.
       if (this.offset !== undefined && id < this.offset) continue;
       this.offset = id + 1;
+      const entry: (typeof handled)[number] = { id, taken: true, settled: Promise.resolve() };
       try {
-        this.opts.onUpdate(u);
+        const r = this.opts.onUpdate(u);
+        if (r && typeof r.then === 'function') {
+          entry.taken = undefined;
+          entry.settled = r.then(
+            (ok) => void (entry.taken = ok !== false),
+            (err: Error) => {
+              this.opts.onProblem(err);
+              entry.taken = true; // a broken handler must not make Telegram re-send forever
+            },
+          );
+        }
       } catch (err) {
         this.opts.onProblem(err as Error);
       }
+      handled.push(entry);
     }
+    // Wait for the flow to take every update before Telegram may forget any (a stop cuts it short).
+    if (handled.some((e) => e.taken === undefined)) await untilAborted(Promise.all(handled.map((e) => e.settled)), this.signal);
+    // Confirm up to the first update not taken: it (and what follows) comes again.
+    const open = handled.find((e) => e.taken !== true);
+    if (open) this.offset = open.id;
     if (this.offset !== undefined && this.offset !== before) {
       try {
         await this.opts.offsets.save(this.offset);
@@ -168,5 +192,18 @@ export class Poller {
     else wait = this.backoff.next();
     this.setState({ state: 'reconnecting', failure: f, retryInMs: wait });
     await abortableDelay(wait, this.signal);
+  }
+}
+
+/** `p`, or earlier when `signal` aborts (never rejects; the listener is removed either way). */
+async function untilAborted(p: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return;
+  let onAbort!: () => void;
+  const aborted = new Promise<void>((resolve) => (onAbort = resolve));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
