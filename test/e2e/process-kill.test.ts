@@ -143,14 +143,12 @@ describe('e2e process: kill -9 mid-turn (Telegram, file store)', function () {
   });
 
   /**
-   * Known bug (reported; the fix spans the Telegram poller and the session node): the poller
-   * saves the offset right after handing the update to the flow, while the session store's
-   * fsync of the message runs in parallel; a kill in between loses the message. A race: it
-   * fails some runs, more often on a loaded machine. Run with CLAWFLOW_E2E_KNOWN_BUGS=1.
+   * Once a bug (decision 0160): the poller saved the offset right after handing the update to
+   * the flow while the session store's fsync of the message ran in parallel, so a kill in
+   * between lost the message. Now the update is confirmed only after the session node said
+   * the message is journaled.
    */
-  const knownBug = process.env.CLAWFLOW_E2E_KNOWN_BUGS ? it : it.skip;
-
-  knownBug('loses no message when killed the moment its update is confirmed to Telegram (known bug: offset saved before the store)', async () => {
+  it('loses no message when killed the moment its update is confirmed to Telegram', async () => {
     // The narrowest window: the poller saved the offset and asked for the next batch, so
     // Telegram forgets the update. If the flow has not stored the message by then, it is gone.
     const userDir = makeUserDir(snap, 'kill-confirm');
