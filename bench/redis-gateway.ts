@@ -82,7 +82,7 @@ export async function runRedisBench(opts: { messages?: number; idleSessions?: nu
     await admin.connect();
   } catch (err) {
     admin.disconnect();
-    return { markdown: `## Session gateway on Redis\n\nSkipped: no Redis at ${REDIS} (${(err as Error).message}).\n` };
+    return { markdown: `Skipped: no Redis at ${REDIS} (${(err as Error).message}).\n` };
   }
   const prefixes: string[] = [];
   const redisStore = (concurrency = 10) => {
@@ -129,7 +129,7 @@ export async function runRedisBench(opts: { messages?: number; idleSessions?: nu
 
     const base = rows[0][1];
     const lines = [
-      '## Session gateway on Redis',
+      'Messages through the gateway engine with an instant downstream, same load for each setup.',
       '',
       `${messages} messages from 200 sessions, concurrency 10, every turn answered at once (the gateway's own cost). ` +
         'Latency: submit until the turn is handed out. Two instances: two gateways with their own Redis connections in one process.',

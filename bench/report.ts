@@ -14,6 +14,8 @@ interface Results {
   engineRuns: any[];
   wide: any;
   pipeline: any;
+  /** Markdown of bench/redis-gateway.ts, or a note why it is missing. */
+  redis?: string;
   quick: boolean;
   full: boolean;
   totalMs: number;
@@ -244,6 +246,10 @@ ${item2(p)}
 ${item3(p)}
 ${item4(res.engineRuns, res.wide)}
 ${item5(p)}
+## 6. Sessions on Redis (file store vs Redis, one vs two instances)
+
+${res.redis ?? '> Not run.'}
+
 ## What the parts are
 
 | file | what |
@@ -255,6 +261,7 @@ ${item5(p)}
 | \`bench/lib/chat-users.ts\` | web chat users over the page's real WebSocket protocol |
 | \`bench/lib/telegram-users.ts\` | Telegram users on the loopback fake Bot API of \`test/fakes\` |
 | \`bench/lib/node-red.ts\` | starts Node-RED on a private copy of the build, deploys the flow |
+| \`bench/redis-gateway.ts\` | item 6: the gateway on the file store vs Redis (127.0.0.1:6379), Redis memory per idle session |
 
 Why it is built this way: docs/decisions/0090-benchmark-method.md.
 `;

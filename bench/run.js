@@ -39,6 +39,26 @@ const engine = (store, sessions, messages, extra = []) =>
     '--store', store, '--sessions', String(sessions), '--messages', String(messages), ...extra,
   ]);
 
+/** The Redis store figures (bench/redis-gateway.ts prints its own markdown section). */
+function redisPart(messages) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/redis-gateway.ts'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, BENCH_MESSAGES: String(messages) },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), PART_TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      process.stderr.write(`bench: redis finished in ${((Date.now() - started) / 1000).toFixed(1)} s (exit ${code})\n`);
+      resolve(code === 0 ? out : `> The Redis part failed (exit ${code}); run \`npx tsx bench/redis-gateway.ts\` to see why.\n`);
+    });
+  });
+}
+
 async function main() {
   const t0 = Date.now();
   const loadStart = os.loadavg()[0];
@@ -48,10 +68,11 @@ async function main() {
   for (const s of full ? [10, 1000, 10000, 100000] : [10, 1000, 10000]) engineRuns.push(await engine('file', s, Math.round(3000 * m)));
   const wide = await engine('memory', 1000, Math.round(20000 * m), ['--concurrency', '100', '--clients', '100']);
   const pipeline = await part('pipeline (Node-RED)', ['--import', 'tsx', 'bench/pipeline.ts', ...(quick ? ['--quick'] : [])]);
+  const redis = await redisPart(quick ? 500 : 2000);
 
   require('tsx/cjs');
   const { render } = require('./report.ts');
-  const md = render({ engineRuns, wide, pipeline, quick, full, totalMs: Date.now() - t0, load: [loadStart, os.loadavg()[0]] });
+  const md = render({ engineRuns, wide, pipeline, redis, quick, full, totalMs: Date.now() - t0, load: [loadStart, os.loadavg()[0]] });
   const target = quick ? path.join(os.tmpdir(), 'clawflow-bench-quick.md') : path.join(root, 'BENCHMARKS.md');
   fs.writeFileSync(target, md);
   process.stderr.write(`bench: wrote ${target} in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);

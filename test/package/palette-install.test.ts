@@ -94,7 +94,7 @@ describe('palette install of the packed tarball', function () {
 
   it('lists our example flows under Import > Examples', async () => {
     const files = fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.json'));
-    const res = await fetch(`${nr.url}/library/_examples_/flows/${pkg.name}`);
+    const res = await fetch(`${nr.url}/library/examples/flows/${pkg.name}`);
     assert.strictEqual(res.status, 200);
     const listing = JSON.stringify(await res.json());
     for (const f of files) assert.ok(listing.includes(f.replace(/\.json$/, '')), `example ${f} not listed: ${listing}`);
