@@ -1,6 +1,7 @@
 /**
  * The polling loop alone with real grammY against the fake Bot API: offset persistence, a
- * throwing handler, and stop() aborting the in-flight long poll.
+ * throwing handler, stop() aborting the in-flight long poll, and confirming an update only
+ * after its hand-off (decision 0160).
  */
 import assert from 'assert';
 import { Bot } from 'grammy';
@@ -8,6 +9,7 @@ import { startFakeTelegram, type FakeTelegram } from '../../../fakes/telegram-bo
 import { Poller, type PollerEvent } from '../../../../src/channels/telegram/poller';
 import { offsetStoreFor } from '../../../../src/channels/telegram/offsets';
 import { MemoryKeyValueStore } from '../../../../src/store/kv';
+import { expectHandoff, handedOff, newHandoffId, pendingHandoffs } from '../../../../src/handoff';
 
 describe('telegram poller', () => {
   let tg: FakeTelegram;
@@ -16,7 +18,13 @@ describe('telegram poller', () => {
   });
   afterEach(() => tg.close());
 
-  function poller(kv: MemoryKeyValueStore, seen: unknown[], states: PollerEvent[], problems: Error[], onUpdate?: (u: any) => void) {
+  function poller(
+    kv: MemoryKeyValueStore,
+    seen: unknown[],
+    states: PollerEvent[],
+    problems: Error[],
+    onUpdate?: (u: any) => void | Promise<boolean>,
+  ) {
     const bot = new Bot(tg.token, { client: { apiRoot: tg.apiRoot } });
     return new Poller({
       api: bot.api,
@@ -72,5 +80,111 @@ describe('telegram poller', () => {
     await p.stop();
     await tg.waitFor(() => tg.activePolls() === 0, 'poll released', 1000);
     assert.deepStrictEqual(states.map((s) => s.state), ['connecting', 'polling', 'stopped']);
+  });
+
+  describe('hand-off before confirming (decision 0160)', () => {
+    /** A hand-off the test settles itself. */
+    function deferred() {
+      let settle!: (taken: boolean) => void;
+      const promise = new Promise<boolean>((r) => (settle = r));
+      return { promise, settle };
+    }
+    const offsetKey = () => `offset:${tg.bot.id}`;
+    const confirmedPast = (updateId: number) => tg.calls.some((c) => c.method === 'getUpdates' && Number(c.params.offset) > updateId);
+
+    it('saves the offset and asks for the next batch only after the update was handed off', async () => {
+      const kv = new MemoryKeyValueStore();
+      const seen: any[] = [];
+      const hand = deferred();
+      const p = poller(kv, seen, [], [], (u) => {
+        seen.push(u);
+        return hand.promise;
+      });
+      p.start();
+      const a = tg.userSays('a');
+      await tg.waitFor(() => seen.length === 1, 'a handed to the flow');
+      // Long enough for the old behaviour (save, then poll again) to show; the test waits, not the code.
+      await new Promise((r) => setTimeout(r, 150));
+      assert.strictEqual(await kv.get(offsetKey()), undefined, 'offset saved before the hand-off');
+      assert.strictEqual(confirmedPast(a.update_id), false, 'update confirmed to Telegram before the hand-off');
+      assert.strictEqual(tg.pending(), 1, 'Telegram still holds the update');
+      hand.settle(true);
+      await tg.waitFor(() => confirmedPast(a.update_id), 'the update confirmed after the hand-off');
+      assert.strictEqual(await kv.get(offsetKey()), a.update_id + 1);
+      await p.stop();
+    });
+
+    it('stop() mid-batch saves the offset at the first update not handed off; a new poller gets it and the rest again', async () => {
+      const kv = new MemoryKeyValueStore();
+      const a = tg.userSays('a');
+      const b = tg.userSays('b');
+      tg.userSays('c');
+      const seen: string[] = [];
+      const p = poller(kv, [], [], [], (u) => {
+        seen.push(u.message.text);
+        if (u.message.text === 'b') return new Promise<boolean>(() => undefined); // on a wire when stopped
+        return Promise.resolve(true);
+      });
+      p.start();
+      await tg.waitFor(() => seen.length === 3, 'one batch of three');
+      await p.stop();
+      assert.deepStrictEqual(seen, ['a', 'b', 'c']);
+      assert.strictEqual(await kv.get(offsetKey()), b.update_id, 'offset must stop before b');
+      assert.ok(a.update_id < b.update_id);
+      const again: string[] = [];
+      const p2 = poller(kv, [], [], [], (u) => void again.push(u.message.text));
+      p2.start();
+      await tg.waitFor(() => again.length === 2, 'b and c delivered again');
+      await p2.stop();
+      assert.deepStrictEqual(again, ['b', 'c'], 'a was confirmed, b and c come again');
+    });
+
+    it('an update not taken (false) is asked for again at once, then confirmed', async () => {
+      const kv = new MemoryKeyValueStore();
+      const seen: string[] = [];
+      const p = poller(kv, [], [], [], (u) => {
+        seen.push(u.message.text);
+        return Promise.resolve(seen.length > 1); // the first delivery is refused (a closing node)
+      });
+      p.start();
+      const x = tg.userSays('x');
+      await tg.waitFor(() => confirmedPast(x.update_id), 'x confirmed in the end');
+      await p.stop();
+      assert.deepStrictEqual(seen, ['x', 'x']);
+      assert.strictEqual(await kv.get(offsetKey()), x.update_id + 1);
+    });
+
+    it('a hand-off nobody makes times out: the update counts as handled and polling goes on', async () => {
+      const kv = new MemoryKeyValueStore();
+      const seen: string[] = [];
+      const p = poller(kv, [], [], [], (u) => {
+        seen.push(u.message.text);
+        return expectHandoff(newHandoffId(), 30).then((o) => o !== 'cancelled');
+      });
+      p.start();
+      tg.userSays('first');
+      await tg.waitFor(() => seen.length === 1, 'first');
+      const second = tg.userSays('second');
+      await tg.waitFor(() => confirmedPast(second.update_id), 'second confirmed after its timeout');
+      await p.stop();
+      assert.deepStrictEqual(seen, ['first', 'second']);
+      assert.strictEqual(await kv.get(offsetKey()), second.update_id + 1);
+      assert.strictEqual(pendingHandoffs(), 0);
+    });
+
+    it('a real hand-off through src/handoff confirms without waiting for the bound', async () => {
+      const kv = new MemoryKeyValueStore();
+      const p = poller(kv, [], [], [], () => {
+        const id = newHandoffId();
+        const outcome = expectHandoff(id, 60_000); // the test would time out if this bound were used
+        setImmediate(() => handedOff(id)); // the session node, a moment later
+        return outcome.then((o) => o === 'handed');
+      });
+      p.start();
+      const m = tg.userSays('m');
+      await tg.waitFor(() => confirmedPast(m.update_id), 'm confirmed', 5000);
+      await p.stop();
+      assert.strictEqual(await kv.get(offsetKey()), m.update_id + 1);
+    });
   });
 });
