@@ -28,6 +28,8 @@ interface Waiting {
 
 const waiting = new Map<string, Waiting>();
 let receivers = 0;
+/** Receivers released so far: a wait during which one closed may have lost its message there. */
+let releases = 0;
 
 /** A new, unguessable hand-off id. */
 export function newHandoffId(): string {
@@ -38,11 +40,15 @@ export function newHandoffId(): string {
  * Wait for the hand-off of `id`: resolves with the first of {@link handedOff},
  * {@link cancelHandoff} or `timeoutMs` passing. Never rejects. Bounded on purpose: a flow that
  * never reaches a node that hands off (no session node on this path) must not stall the channel.
+ * A bound reached while a receiver closed (a redeploy) resolves `cancelled`, not `timeout`:
+ * Node-RED drops a message that reaches a node after its close without a trace, so the
+ * message may have been lost there and is better delivered again (at least once).
  */
 export function expectHandoff(id: string, timeoutMs: number): Promise<HandoffOutcome> {
   settle(id, 'cancelled'); // an id reused by mistake: the older waiter is not left hanging
+  const releasesAtStart = releases;
   return new Promise<HandoffOutcome>((resolve) => {
-    const timer = setTimeout(() => settle(id, 'timeout'), Math.max(0, timeoutMs));
+    const timer = setTimeout(() => settle(id, releases === releasesAtStart ? 'timeout' : 'cancelled'), Math.max(0, timeoutMs));
     // Never the reason the process stays up: the waiter gives up with the process anyway.
     timer.unref?.();
     waiting.set(id, { resolve, timer });
@@ -80,6 +86,7 @@ export function acceptHandoffs(): () => void {
     if (released) return;
     released = true;
     receivers--;
+    releases++;
   };
 }
 

@@ -32,6 +32,15 @@ describe('handoff', () => {
     assert.strictEqual(handedOff(id), false, 'a late hand-off is ignored');
   });
 
+  it('a bound reached while a receiver closed is "cancelled": the message may be lost at the closed node', async () => {
+    const release = acceptHandoffs();
+    const p = expectHandoff(newHandoffId(), 5);
+    release(); // a session node closes (redeploy) while the message is on its way
+    assert.strictEqual(await p, 'cancelled');
+    const quiet = expectHandoff(newHandoffId(), 5);
+    assert.strictEqual(await quiet, 'timeout', 'without a close in between it is a plain timeout');
+  });
+
   it('ignores ids nobody waits for and values that are not ids', () => {
     for (const v of [undefined, null, 42, {}, 'not-awaited']) {
       assert.strictEqual(handedOff(v), false);
