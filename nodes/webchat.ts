@@ -45,7 +45,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this as WebchatConfigNode & { [k: string]: any };
     const stateListeners = new Set<(s: WebchatState) => void>();
-    const inboundListeners = new Set<(m: InboundMessage) => void>();
+    const inboundListeners = new Set<(m: InboundMessage) => void | Promise<boolean>>();
     let current: WebchatState = { state: 'stopped', clients: 0, url: '' };
     const setState = (s: Partial<WebchatState>) => {
       current = { ...current, ...s };
@@ -125,14 +125,18 @@ export = function (RED: NodeAPI) {
       title: config.title || '',
       accessToken: token,
       allowedOrigins: origins,
+      // Taken once every webchat in that waits for a hand-off says so (decision 0170).
       onMessage: (m) => {
-        for (const l of inboundListeners) {
+        const deferred: Promise<boolean>[] = [];
+        for (const l of [...inboundListeners]) {
           try {
-            l(m);
+            const r = l(m);
+            if (r && typeof r.then === 'function') deferred.push(r.catch((err: unknown) => (node.error(err), true)));
           } catch (err) {
             node.error(err);
           }
         }
+        if (deferred.length) return Promise.all(deferred).then((all) => all.every((ok) => ok !== false));
       },
       onClients: (clients) => setState({ clients }),
       onError: (err) => node.debug(String((err as Error)?.message ?? err)),

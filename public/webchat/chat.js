@@ -3,8 +3,10 @@
  *
  * Connects to <chat path>/ws with a one-time ticket from POST <chat path>/ticket, says hello
  * with its stable peer id (localStorage) and the last sequence number it has seen, and shows
- * the events the server sends. Messages typed while offline wait and are sent on reconnect;
- * the server ignores a resend it already has (same clientId). All text reaches the DOM as
+ * the events the server sends. A message stays pending ("waiting to send") until the server
+ * shows it back (its "received" ack, sent once the flow took it): pending messages are sent
+ * again on every reconnect, and after a `retry` frame (the flow was being redeployed); the
+ * server ignores a resend it already has (same clientId). All text reaches the DOM as
  * text nodes (ClawflowMarkdown.render), never as HTML.
  */
 (function () {
@@ -180,12 +182,26 @@
       pending.forEach(sendPending);
     } else if (frame.type === 'event') {
       apply(frame.event);
+    } else if (frame.type === 'retry') {
+      // Not taken (the flow was redeploying): send the same message again a little later.
+      var p = findPending(frame.clientId);
+      if (p && !p.retryTimer) {
+        p.retryTimer = setTimeout(function () {
+          p.retryTimer = null;
+          if (pending.indexOf(p) >= 0) sendPending(p);
+        }, Math.min(30000, Math.max(100, Number(frame.afterMs) || 1000)));
+      }
     } else if (frame.type === 'error') {
       els.status.textContent = t('serverError', { m: frame.message });
       els.status.hidden = false;
     }
     updateTyping();
     scroll();
+  }
+
+  function findPending(clientId) {
+    for (var i = 0; i < pending.length; i++) if (pending[i].clientId === clientId) return pending[i];
+    return null;
   }
 
   function sendPending(p) {

@@ -22,7 +22,11 @@ export interface WebchatState {
 export interface WebchatHub {
   readonly pageUrl: string;
   subscribe(listener: (s: WebchatState) => void): () => void;
-  onInbound(listener: (m: InboundMessage) => void): () => void;
+  /**
+   * Receive page messages. A listener's promise defers the page's ack until it settles;
+   * `false` = not taken (the listener is closing), the page sends it again (decision 0170).
+   */
+  onInbound(listener: (m: InboundMessage) => void | Promise<boolean>): () => void;
   deliver(peerId: string, update: OutboundUpdate): Promise<WebchatEvent>;
 }
 

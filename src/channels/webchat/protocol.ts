@@ -63,7 +63,16 @@ export interface ErrorFrame {
   code: 'bad_frame' | 'too_long' | 'not_ready' | 'internal';
   message: string;
 }
-export type ServerFrame = WelcomeFrame | EventFrame | ErrorFrame;
+/**
+ * The flow did not take a user message (it was being redeployed): nothing was recorded; the
+ * page sends the same message (same clientId) again after `afterMs`. Decision 0170.
+ */
+export interface RetryFrame {
+  type: 'retry';
+  clientId: string;
+  afterMs: number;
+}
+export type ServerFrame = WelcomeFrame | EventFrame | ErrorFrame | RetryFrame;
 
 /** Longest user message accepted, in UTF-16 units. */
 export const MAX_TEXT_LENGTH = 8000;

@@ -52,7 +52,15 @@ export interface WebchatServerOptions {
   allowedOrigins?: string[];
   /** Ping interval that finds dead sockets; 0 turns it off. */
   heartbeatMs?: number;
-  onMessage: (msg: InboundMessage) => void;
+  /**
+   * Pass a user message to the flow. A promise defers the page's "received" ack (and the
+   * record that makes a resend a duplicate) until it settles: `true` once the flow took it
+   * (decision 0170, hand-off), `false` = not taken (the flow is closing): no ack, the page
+   * keeps it pending and sends it again. Bound the wait yourself (src/handoff.ts).
+   */
+  onMessage: (msg: InboundMessage) => void | Promise<boolean>;
+  /** How long a page waits before resending a message the flow did not take (socket still open). Default 1000. */
+  retryAfterMs?: number;
   /** Number of connected browser tabs changed. */
   onClients?: (count: number) => void;
   /** Failures that have no caller to go to (a socket write, a storage error). */
@@ -79,6 +87,10 @@ export class WebchatServer {
   private readonly tickets = new TicketBook();
   private heartbeat?: NodeJS.Timeout;
   private closed = false;
+  /** User messages waiting for their hand-off, by `peerId \n clientId`: a resend shares the outcome. */
+  private readonly inflight = new Map<string, Promise<WebchatEvent | undefined>>();
+  /** The same promises per peer: a reply waits for them, so it never shows above its question. */
+  private readonly inflightByPeer = new Map<string, Set<Promise<unknown>>>();
 
   constructor(private readonly opts: WebchatServerOptions) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
@@ -244,17 +256,56 @@ export class WebchatServer {
       this.sendFrame(ws, { type: 'event', event: seen });
       return;
     }
+    const key = `${peerId}\n${frame.clientId}`;
+    // The same message still waiting for its hand-off (sent again on another tab or socket).
+    const running = this.inflight.get(key) ?? this.accept(peerId, key, frame);
+    // Taken: accept() showed it on every tab of the peer, this one included (the ack).
+    if (!(await running) && !this.closed) this.sendFrame(ws, { type: 'retry', clientId: frame.clientId, afterMs: this.opts.retryAfterMs ?? 1000 });
+    // Closed: no answer at all; the socket closes with 1001 and the page resends to the next deploy.
+  }
+
+  /**
+   * Hand the message to the flow, then (if taken) record it and show it on every tab of the
+   * peer (the sender's "received" ack). Resolves with the recorded event, or undefined when the flow did not take it: then
+   * nothing is recorded, so the page's resend is a new message and not a "duplicate".
+   */
+  private accept(peerId: string, key: string, frame: Extract<ClientFrame, { type: 'send' }>): Promise<WebchatEvent | undefined> {
     const messageId = crypto.randomUUID();
-    const event = await this.opts.outbox.record(peerId, {
-      id: messageId,
-      role: 'user',
-      text: frame.text,
-      done: true,
-      clientId: frame.clientId,
-      ...(frame.name ? { name: frame.name } : {}),
-    });
-    this.broadcast(peerId, event);
-    this.opts.onMessage({ peerId, text: frame.text, name: frame.name, messageId, ts: event.ts });
+    const ts = Date.now();
+    const run = (async () => {
+      let outcome: void | Promise<boolean> = undefined;
+      try {
+        outcome = this.opts.onMessage({ peerId, text: frame.text, name: frame.name, messageId, ts });
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+      // A listener's failure counts as taken: resending would fail the same way (no loop).
+      const taken = outcome && typeof outcome.then === 'function' ? await outcome.catch((err) => (this.opts.onError?.(err), true)) : true;
+      if (!taken) return undefined;
+      const event = await this.opts.outbox.record(peerId, {
+        id: messageId,
+        role: 'user',
+        text: frame.text,
+        done: true,
+        ts,
+        clientId: frame.clientId,
+        ...(frame.name ? { name: frame.name } : {}),
+      });
+      this.broadcast(peerId, event);
+      return event;
+    })();
+    let peerSet = this.inflightByPeer.get(peerId);
+    if (!peerSet) this.inflightByPeer.set(peerId, (peerSet = new Set()));
+    const set = peerSet;
+    this.inflight.set(key, run);
+    set.add(run);
+    const forget = () => {
+      this.inflight.delete(key);
+      set.delete(run);
+      if (set.size === 0 && this.inflightByPeer.get(peerId) === set) this.inflightByPeer.delete(peerId);
+    };
+    run.then(forget, forget);
+    return run;
   }
 
   /**
@@ -262,6 +313,9 @@ export class WebchatServer {
    * peer is offline too: the outbox keeps it and a reconnecting page gets it.
    */
   async deliver(peerId: string, update: OutboundUpdate): Promise<WebchatEvent> {
+    // A question still waiting for its hand-off is recorded first (the wait is bounded).
+    const before = this.inflightByPeer.get(peerId);
+    if (before?.size) await Promise.allSettled([...before]);
     const event = await this.opts.outbox.record(peerId, {
       id: update.id,
       role: 'bot',
@@ -337,6 +391,9 @@ export class WebchatServer {
       ),
     );
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // Messages the flow took while we closed are recorded (so the page's resend to the next
+    // deploy is a duplicate, not a second turn); the waits are bounded by the in-node.
+    await Promise.allSettled([...this.inflight.values()]);
     await this.opts.outbox.flush();
   }
 }
