@@ -11,6 +11,7 @@ import path from 'path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { chromiumPath, hasChromium, needService } from '../support/services';
 import { helper, mountHttpNode, webchatModules } from '../fakes/webchat-flow';
+import { acceptHandoffs, cancelHandoff, handedOff, HANDOFF_PROP } from '../../src/handoff';
 
 const FN = `
 if (msg.payload.startsWith('echo ')) {
@@ -199,6 +200,29 @@ describe('webchat page in Chromium', function () {
       : path.join(profile, 'webchat.png');
     await page.screenshot({ path: file });
     assert.ok(fs.statSync(file).size > 10_000);
+  });
+
+  it('keeps a message the flow did not take pending and sends it again (decision 0170)', async function () {
+    // A session node (simulated) is deployed: webchat in waits for the hand-off, which the
+    // test refuses once (the node was closing) and then gives.
+    const release = acceptHandoffs();
+    try {
+      const count = seen.length;
+      await type('take me eventually');
+      const first = await lastSeen(count + 1);
+      assert.ok(first[HANDOFF_PROP], 'webchat in tagged the message');
+      assert.ok(cancelHandoff(first[HANDOFF_PROP]));
+      // Not acked: the bubble stays "waiting to send" and the page sends it again after the retry frame.
+      const again = await lastSeen(count + 2);
+      assert.strictEqual(again.payload, 'take me eventually');
+      assert.strictEqual(await page.isVisible('#log .msg.user.pending >> text=take me eventually'), true);
+      assert.ok(handedOff(again[HANDOFF_PROP]));
+      await page.waitForSelector('#log .msg.user:not(.pending) >> text=take me eventually');
+      assert.strictEqual(await page.$('#log .msg.user.pending'), null);
+      assert.strictEqual((await userTexts()).filter((t) => t === 'take me eventually').length, 1);
+    } finally {
+      release();
+    }
   });
 });
 
