@@ -170,10 +170,18 @@ export = function (RED: NodeAPI) {
         client.onProblem((err) => reportToUsers(t('errors.problem', { node: label, reason: err.message }))),
       );
       if (routePath) {
+        // The answer waits for the flow's hand-off (bounded by telegram in): 503 = not taken,
+        // Telegram sends the update again (decision 0170).
         const handler = (req: any, res: any) => {
           readBody(req)
-            .then((body) => res.sendStatus(client.handleWebhook(req.headers[SECRET_HEADER], body)))
-            .catch(() => res.sendStatus(400));
+            .then(
+              (body) => client.handleWebhook(req.headers[SECRET_HEADER], body),
+              () => 400,
+            )
+            .then((status) => {
+              if (!res.headersSent) res.sendStatus(status);
+            })
+            .catch((err: unknown) => node.debug(String(err)));
         };
         RED.httpNode.post(routePath, handler);
       }

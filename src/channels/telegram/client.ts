@@ -12,7 +12,7 @@ import { adaptUpdate, updateIdOf, type BotIdentity } from './inbound';
 import { offsetStoreFor, type OffsetStore } from './offsets';
 import { TelegramOutbound } from './outbound';
 import { Poller, type PollerEvent } from './poller';
-import { checkWebhookSecret } from './webhook';
+import { checkWebhookSecret, WebhookLedger } from './webhook';
 import { abortableDelay, apiSignal, Backoff, type BackoffOptions } from './wait';
 
 export type ClientState = 'connecting' | 'ready' | 'reconnecting' | 'stopped' | 'failed';
@@ -73,7 +73,8 @@ export class TelegramClient {
   private poller?: Poller;
   private starting?: Promise<void>;
   private webhookReady = false;
-  private webhookOffset?: number;
+  /** Which webhook updates were handled (created once the saved offset is read). */
+  private webhookLedger?: WebhookLedger;
   /** Pollers stopped because their last subscriber left, until they have saved their offset. */
   private readonly stopping = new Set<Promise<void>>();
 
@@ -143,14 +144,17 @@ export class TelegramClient {
 
   /**
    * Handle one webhook request: `secretHeader` is the X-Telegram-Bot-Api-Secret-Token value.
-   * Returns the HTTP status to answer with. A malformed body is reported and answered 200
-   * (Telegram would otherwise re-send it forever).
+   * Returns the HTTP status to answer with, as a promise when the flow's hand-off is awaited
+   * (decision 0170): 200 once the flow took the update, 503 when it did not (a closing node),
+   * so Telegram sends it again. A malformed body is reported and answered 200 (Telegram would
+   * otherwise re-send it forever).
    */
-  handleWebhook(secretHeader: unknown, body: unknown): number {
+  handleWebhook(secretHeader: unknown, body: unknown): number | Promise<number> {
     if (this.opts.mode !== 'webhook' || !this.opts.webhook) return 404;
     const denied = checkWebhookSecret(this.opts.webhook.secret, secretHeader);
     if (denied) return denied;
-    if (!this.me || this.subscribers.size === 0) return 503; // Telegram retries later
+    const ledger = this.webhookLedger;
+    if (!this.me || !ledger || this.subscribers.size === 0) return 503; // Telegram retries later
     let id: number;
     try {
       id = updateIdOf(body);
@@ -158,11 +162,25 @@ export class TelegramClient {
       this.problem(err as Error);
       return 200;
     }
-    if (this.webhookOffset !== undefined && id < this.webhookOffset) return 200; // a re-delivery
-    this.webhookOffset = id + 1;
-    void this.dispatch(body); // confirmed at once: webhook mode does not wait for a hand-off (decision 0160)
-    this.offsets?.save(id + 1).catch((err) => this.problem(new Error(`could not save the update offset: ${(err as Error).message}`)));
-    return 200;
+    const seen = ledger.check(id);
+    if (seen === 'done') return 200; // a re-delivery
+    if (seen !== 'new') return seen.then((taken) => (taken ? 200 : 503)); // the same update, still in flight
+    let r: void | Promise<boolean>;
+    try {
+      r = this.dispatch(body);
+    } catch (err) {
+      this.problem(err as Error); // a malformed update: re-sending it would fail again
+      r = undefined;
+    }
+    const outcome = r && typeof r.then === 'function' ? r : Promise.resolve(true);
+    ledger.begin(id, outcome);
+    const answer = outcome.then((taken) => {
+      const floor = ledger.end(id, taken);
+      if (floor !== undefined) this.offsets?.save(floor).catch((err) => this.problem(new Error(`could not save the update offset: ${(err as Error).message}`)));
+      return taken ? 200 : 503;
+    });
+    // Nobody waits for a hand-off: answer at once, as before.
+    return r ? answer : (void answer, 200);
   }
 
   /** Stop receiving, abort every call and wait; in webhook mode remove the webhook. */
@@ -197,7 +215,7 @@ export class TelegramClient {
         this.bot.botInfo = me;
         this.offsets = offsetStoreFor(this.opts.store, me.id);
         if (this.opts.mode === 'webhook') {
-          this.webhookOffset = await this.offsets.load().catch(() => undefined);
+          this.webhookLedger = new WebhookLedger(await this.offsets.load().catch(() => undefined));
         }
         break;
       } catch (err) {

@@ -28,3 +28,57 @@ export function checkWebhookSecret(expected: string, given: unknown): 0 | 401 | 
 export function webhookUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + '/' + path.replace(/^\/+/, '');
 }
+
+/**
+ * Which webhook updates were handled, when the flow takes them out of order (decision 0170).
+ * Telegram re-sends an update until it gets a 2xx, and may send several at once; an update the
+ * flow did not take is answered 503 and must pass when it comes again, even if later ones were
+ * taken meanwhile. So "seen" is not one offset: below {@link floor} everything is done, above it
+ * the taken ids are remembered until the floor passes them. The floor (what we persist) is the
+ * lowest id not yet taken: safe to restart from, at worst an update is handled twice.
+ */
+export class WebhookLedger {
+  private floorId: number | undefined;
+  private readonly taken = new Set<number>();
+  /** In flight (a promise of "taken") or refused (`false`, until it comes again and is taken). */
+  private readonly open = new Map<number, Promise<boolean> | false>();
+
+  /** `floor`: the offset saved last time (ids below it were handled). */
+  constructor(floor?: number) {
+    this.floorId = floor;
+  }
+
+  /** Ids below this were all handled. */
+  get floor(): number | undefined {
+    return this.floorId;
+  }
+
+  /** 'done' (a re-delivery of a handled update), the outcome of the same update in flight, or 'new'. */
+  check(id: number): 'done' | 'new' | Promise<boolean> {
+    if ((this.floorId !== undefined && id < this.floorId) || this.taken.has(id)) return 'done';
+    const o = this.open.get(id);
+    return o ? o : 'new';
+  }
+
+  /** Update `id` went to the flow; `outcome` says whether it was taken. */
+  begin(id: number, outcome: Promise<boolean>): void {
+    this.open.set(id, outcome);
+  }
+
+  /** The flow's answer for `id`. Returns the new floor when it moved (to persist), else undefined. */
+  end(id: number, taken: boolean): number | undefined {
+    if (taken) {
+      this.open.delete(id);
+      this.taken.add(id);
+    } else {
+      this.open.set(id, false);
+    }
+    let next: number | undefined;
+    if (this.open.size) next = Math.min(...this.open.keys());
+    else if (this.taken.size) next = Math.max(...this.taken) + 1;
+    if (next === undefined || (this.floorId !== undefined && next <= this.floorId)) return undefined;
+    this.floorId = next;
+    for (const t of this.taken) if (t < next) this.taken.delete(t);
+    return next;
+  }
+}
