@@ -151,4 +151,51 @@ describe('webchat WebchatServer', function () {
     assert.strictEqual((await fetch(s.page)).status, 404);
     await s.stop();
   });
+
+  it('acks a message only once onMessage says it was taken; not taken: a retry frame and nothing recorded', async function () {
+    const answers: ((taken: boolean) => void)[] = [];
+    const s = await start({ onMessage: () => new Promise<boolean>((resolve) => answers.push(resolve)), retryAfterMs: 250 });
+    try {
+      const c = await WebchatTestClient.connect(s.page, { peerId: PEER });
+      c.send('first try', 'x1');
+      await waitFor(() => answers.length === 1);
+      assert.strictEqual(c.frames.filter((f) => f.type === 'event').length, 0, 'acked before the hand-off');
+      answers[0](false);
+      assert.deepStrictEqual(await c.waitFor((f) => f.type === 'retry'), { type: 'retry', clientId: 'x1', afterMs: 250 });
+      assert.strictEqual(await s.chat.outbox.findByClientId(PEER, 'x1'), undefined, 'a refused message counts as a duplicate');
+      c.send('first try', 'x1'); // the page's resend
+      await waitFor(() => answers.length === 2);
+      answers[1](true);
+      const ack = await c.waitForEvent((e) => e.role === 'user' && e.clientId === 'x1');
+      assert.strictEqual(ack.text, 'first try');
+      await c.close();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('close() while a message waits for its hand-off: no ack, no retry, and close waits for the outcome', async function () {
+    let answer!: (taken: boolean) => void;
+    const s = await start({ onMessage: () => new Promise<boolean>((resolve) => (answer = resolve)) });
+    const c = await WebchatTestClient.connect(s.page, { peerId: PEER });
+    c.send('mid-close', 'y1');
+    await waitFor(() => answer !== undefined);
+    let closed = false;
+    const closing = s.chat.close().then(() => (closed = true));
+    await c.closed;
+    assert.strictEqual(closed, false, 'close() did not wait for the message in flight');
+    answer(false); // the in-node closed: not taken
+    await closing;
+    assert.deepStrictEqual(c.frames.map((f) => f.type), ['welcome']);
+    await s.stop();
+  });
 });
+
+/** Poll on the event loop (no fixed sleep) until `cond` holds. */
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition never became true');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
