@@ -6,7 +6,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { InboundEvent } from '../src/channels/telegram';
 import type { TelegramBotConfig } from '../src/channels/telegram/config-contract';
-import { cancelHandoff, expectHandoff, handoffReceivers, HANDOFF_PROP, newHandoffId } from '../src/handoff';
+import { cancelHandoff, expectHandoff, HANDOFF_PROP, newHandoffId } from '../src/handoff';
+import { sessionNodeExpected } from './shared/session-deployed';
 
 /** Default bound on waiting for a session node to take a message (decision 0160). */
 const HANDOFF_TIMEOUT_MS = 2000;
@@ -42,7 +43,7 @@ export = function (RED: NodeAPI) {
       if (chat.edited && !acceptEdits) return;
       const msg: Record<string, unknown> = { payload: chat.text, chat, telegram: { update: ev.update } };
       // No session node deployed: nothing would ever hand off, so do not wait for it.
-      if (handoffMs <= 0 || handoffReceivers() === 0) return void node.send(msg as never);
+      if (handoffMs <= 0 || !sessionNodeExpected(RED)) return void node.send(msg as never);
       const id = newHandoffId();
       pending.add(id);
       const outcome = expectHandoff(id, handoffMs);

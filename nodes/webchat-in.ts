@@ -4,7 +4,8 @@
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import { webchatEnvelope, type WebchatHub, type WebchatState } from '../src/channels/webchat';
-import { cancelHandoff, expectHandoff, handoffReceivers, HANDOFF_PROP, newHandoffId } from '../src/handoff';
+import { cancelHandoff, expectHandoff, HANDOFF_PROP, newHandoffId } from '../src/handoff';
+import { sessionNodeExpected } from './shared/session-deployed';
 
 /** Default bound on waiting for a session node to take a message (decisions 0160, 0170). */
 const HANDOFF_TIMEOUT_MS = 2000;
@@ -41,7 +42,7 @@ export = function (RED: NodeAPI) {
       const chat = webchatEnvelope(cfg.id, m);
       const msg: Record<string, unknown> = { payload: m.text, chat, topic: m.peerId };
       // No session node deployed: nothing would ever hand off, so do not wait for it.
-      if (handoffMs <= 0 || handoffReceivers() === 0) return void node.send(msg as any);
+      if (handoffMs <= 0 || !sessionNodeExpected(RED)) return void node.send(msg as any);
       const id = newHandoffId();
       pending.add(id);
       const outcome = expectHandoff(id, handoffMs);

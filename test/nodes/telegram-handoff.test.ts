@@ -116,6 +116,17 @@ describe('telegram hand-off to the session node (decision 0160)', function () {
     await tg.waitFor(() => tg.pending() === 0, 'confirmed at once');
   });
 
+  it('while the deployed session node is stopped (restarting alone), messages are still tagged', async () => {
+    await load(flow());
+    // Close only the session node, as a partial deploy does before starting its new version.
+    await new Promise<void>((resolve) => helper.getNode('s1').close(false).then(resolve));
+    const rf = helper.getNode('rf');
+    const tagged = new Promise<any>((resolve) => rf.once('input', resolve));
+    tg.userSays('into the gap');
+    const msg = await tagged;
+    assert.strictEqual(typeof msg[HANDOFF_PROP], 'string', 'tagged although no session node is running');
+  });
+
   it('a message still on its way at close is not confirmed: the next deploy gets it again', async () => {
     // A session node elsewhere (simulated): telegram in waits, but this path never hands off.
     const release = acceptHandoffs();
