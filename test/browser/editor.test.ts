@@ -135,6 +135,31 @@ describe('Node-RED editor with clawflow (Chromium)', function () {
     assert.match(label || '', /friends only/);
   });
 
+  it('gives a readable reason for a bad value in every node that validates one', async () => {
+    const cases: [string, string, unknown, Record<string, unknown>][] = [
+      ['clawflow-telegram-bot', 'apiRoot', 'not a url', {}],
+      ['clawflow-telegram-bot', 'webhookPath', 'no-slash', { mode: 'webhook' }],
+      ['clawflow-telegram-out', 'editInterval', 100, {}],
+      ['clawflow-sessions', 'concurrency', 0, {}],
+      ['clawflow-sessions', 'redisUrl', 'http://x', { store: 'redis' }],
+      ['clawflow-mcp-server', 'transport', 'carrier-pigeon', {}],
+      ['clawflow-discord-bot', 'apiUrl', 'nope', {}],
+    ];
+    const reasons = await page.evaluate((all) => {
+      const R = (window as any).RED;
+      return all.map(([type, prop, bad, extra]) => {
+        const def = R.nodes.getType(type);
+        const node: any = { type, _: def._, ...extra };
+        const r = def.defaults[prop].validate.call(node, bad, { prop });
+        return `${type}.${prop}: ${r}`;
+      });
+    }, cases);
+    for (const r of reasons) {
+      assert.doesNotMatch(r, /: (true|false|undefined)$/, `no reason: ${r}`);
+      assert.doesNotMatch(r, /: clawflow-[a-z-]+\./, `a raw message key instead of text: ${r}`);
+    }
+  });
+
   it('shows the node help in the sidebar', async () => {
     await page.click(`[id="${filterId}"] .red-ui-flow-node`);
     await page.click('#red-ui-tab-help-link-button'); // the sidebar's help (book) button
