@@ -14,6 +14,7 @@ const specs = [
   'test/package/**/*.test.ts',
   'test/browser/**/*.test.ts',
   'test/e2e/**/*.test.ts',
+  'test/security/**/*.test.ts',
 ];
 const mocha = require.resolve('mocha/bin/mocha.js', { paths: [root] });
 const res = spawnSync(process.execPath, [mocha, ...specs, ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
