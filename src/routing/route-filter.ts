@@ -128,6 +128,11 @@ export class RouteFilter {
     }
     this.requireMention = opts.requireMention ?? true;
     this.owners = asList(opts.owners, 'owners');
+    // An owner approves pairing requests: `channel:*` here would let any stranger approve themselves.
+    const wild = this.owners.entries.filter((e) => e.endsWith(':*'));
+    if (wild.length) {
+      throw new Error(`owners: ${wild.join(', ')}: * would make everyone on that channel an owner; list the owners' ids (e.g. telegram:12345)`);
+    }
     this.allowFrom = asList(opts.allowFrom, 'DM allowlist');
     this.groupAllow = asList(opts.groupAllow, 'group allowlist');
     this.codeTtlMs = positive(opts.codeTtlMs, DEFAULTS.codeTtlMs, 'code lifetime');
