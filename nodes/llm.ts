@@ -3,7 +3,7 @@
  * from the session gateway, or msg.payload), runs the tool loop of src/llm/tool-loop.ts and
  * maps it onto ports:
  *   1 reply (streamed partials + final, docs/decisions/0001), 2 error (apology),
- *   [approval requests, when a tool needs approval], then one port per tool,
+ *   [approval requests, when a port tool or an allowed MCP tool needs approval], then one port per tool,
  *   [MCP audit, when enabled] (src/llm/ports.ts, docs/decisions/0100).
  * MCP server config nodes supply in-process tools, filtered by the node's allowlist; their
  * state is shown on this node's status next to its own.
@@ -15,7 +15,7 @@ import { conversationFromMsg } from '../src/llm/conversation';
 import { compileToolSchema } from '../src/llm/validate';
 import { LlmError } from '../src/llm/errors';
 import { turnSignal } from '../src/turn-signals';
-import { portLayout, ToolConfig } from '../src/llm/ports';
+import { mcpNeedsApproval, portLayout, ToolConfig } from '../src/llm/ports';
 import { isMcpServerHandle, selectTools, type McpServerHandle, type StatusTarget } from '../src/llm/mcp';
 import { mcpSummary } from '../src/llm/mcp/summary';
 import type { InProcessTool } from '../src/llm/tool-types';
@@ -43,6 +43,8 @@ interface LlmDef extends NodeDef {
   apologyText?: string;
   mcpServers?: string[];
   mcpTools?: string[];
+  /** MCP tools held for approval (`tool` or `server/tool`, a subset of mcpTools). */
+  mcpApproval?: string[];
   mcpAudit?: boolean;
 }
 
@@ -59,7 +61,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const t = (k: string, o?: object) => RED._(`clawflow-llm.${k}`, o as any);
-    const layout = portLayout(config.tools ?? [], { mcpAudit: !!config.mcpAudit });
+    const layout = portLayout(config.tools ?? [], { mcpAudit: !!config.mcpAudit, mcpTools: config.mcpTools, mcpApproval: config.mcpApproval });
     const running = new Set<AbortController>();
     let active = 0;
 
@@ -109,6 +111,13 @@ export = function (RED: NodeAPI) {
     let closed = false;
     /** Registered with each server: its state changes re-render this node's status. */
     const mcpWatcher: StatusTarget = { status: () => mcpChanged() };
+    // A "needs approval" mark on a tool that is not allowed holds nothing (the tool is not offered).
+    for (const name of config.mcpApproval ?? []) {
+      if (String(name).trim() && !layout.mcpApproval.includes(String(name).trim())) warnOnce(`approval:${name}`, t('errors.mcpApprovalNotAllowed', { name }));
+    }
+    /** MCP tools held for approval: by model name or `<server>/<name>`. */
+    const mcpHeld = (tool: InProcessTool) =>
+      tool.source.startsWith('mcp:') && mcpNeedsApproval(layout.mcpApproval, tool.source.slice('mcp:'.length), tool.name);
     for (const id of config.mcpServers ?? []) {
       if (!id) continue;
       const h = RED.nodes.getNode(id);
@@ -207,6 +216,7 @@ export = function (RED: NodeAPI) {
         maxTokens: num(config.maxTokens, undefined),
         portTools,
         inProcessTools: mcpTools(),
+        inProcessNeedsApproval: mcpHeld,
         maxToolIterations: num(config.maxIterations, 8),
         toolTimeoutMs: (num(config.toolTimeout, 60) as number) * 1000,
         approvalTimeoutMs: (num(config.approvalTimeout, 600) as number) * 1000,
@@ -228,6 +238,8 @@ export = function (RED: NodeAPI) {
             delete m.stream;
             m.payload = r.args;
             m.toolCall = { id: r.handle, name: r.tool, callId: r.callId, iteration: r.iteration, approval: true };
+            // An MCP tool runs in-process once approved: say which server it would reach.
+            if (r.source !== 'port') m.toolCall.source = r.source;
             m.topic = r.tool;
             show({ fill: 'yellow', shape: 'ring', text: t('status.approval', { name: r.tool }) });
             out(layout.approvalPort as number, m);

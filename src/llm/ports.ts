@@ -1,9 +1,10 @@
 /**
  * The output ports of the llm node, computed the same way in the runtime (here) and in the
  * editor (nodes/llm.html mirrors it, test/nodes/llm-ports.test.ts checks both agree):
- * 1 reply, 2 error, then an approval port if any tool needs approval, then one port per tool
- * in the order they are listed, then the MCP audit port when that option is on. The audit port
- * is last so that switching it on or off never moves another port (docs/decisions/0100).
+ * 1 reply, 2 error, then an approval port if any tool needs approval (a port tool, or an
+ * allowed MCP tool marked "needs approval", docs/decisions/0200), then one port per tool in the
+ * order they are listed, then the MCP audit port when that option is on. The audit port is last
+ * so that switching it on or off never moves another port (docs/decisions/0100).
  */
 
 /** A tool as configured in the llm node's editor. */
@@ -29,6 +30,10 @@ export interface NormalisedTool {
 export interface PortOptions {
   /** Add the "MCP audit" port (a copy of every MCP tool call and its result). */
   mcpAudit?: boolean;
+  /** The MCP allowlist (`tool` or `server/tool`). */
+  mcpTools?: string[];
+  /** MCP tools held for approval; only entries that are also allowed count (see {@link mcpApprovalNames}). */
+  mcpApproval?: string[];
 }
 
 export interface PortLayout {
@@ -39,6 +44,8 @@ export interface PortLayout {
   tools: NormalisedTool[];
   /** Problems with the tool list (bad names, duplicates, unparsable schemas). */
   errors: string[];
+  /** The MCP "needs approval" entries that are allowed, so they can be held (the approval port exists for them). */
+  mcpApproval: string[];
   toolPort(name: string): number;
 }
 
@@ -74,7 +81,8 @@ export function portLayout(tools: ToolConfig[], opts: PortOptions = {}): PortLay
       timeoutMs: tc?.timeout !== '' && tc?.timeout !== undefined && Number.isFinite(timeout) && timeout > 0 ? timeout * 1000 : undefined,
     });
   }
-  const approvalPort = norm.some((t) => t.approval) ? 2 : undefined;
+  const mcpApproval = mcpApprovalNames(opts.mcpTools ?? [], opts.mcpApproval ?? []);
+  const approvalPort = norm.some((t) => t.approval) || mcpApproval.length ? 2 : undefined;
   const first = approvalPort === undefined ? 2 : 3;
   const index = new Map(norm.map((t, i) => [t.name, first + i]));
   const auditPort = opts.mcpAudit ? first + norm.length : undefined;
@@ -84,6 +92,31 @@ export function portLayout(tools: ToolConfig[], opts: PortOptions = {}): PortLay
     auditPort,
     tools: norm,
     errors,
+    mcpApproval,
     toolPort: (name) => index.get(name) ?? -1,
   };
+}
+
+/** The tool part of an MCP allowlist entry: `search` for both `search` and `<server>/search`. */
+const toolPart = (entry: string): string => entry.slice(entry.lastIndexOf('/') + 1);
+
+/**
+ * The "needs approval" entries that name an allowed MCP tool. An entry not on the allowlist
+ * names a tool that is never offered, so it must not add an approval port. `calc/add` is
+ * allowed by `add` (and `add` by `calc/add`): both forms may name the same tool.
+ */
+export function mcpApprovalNames(allow: readonly string[], approval: readonly string[]): string[] {
+  const allowed = (Array.isArray(allow) ? allow : []).map((s) => String(s).trim()).filter(Boolean);
+  const out: string[] = [];
+  for (const raw of Array.isArray(approval) ? approval : []) {
+    const e = String(raw).trim();
+    if (!e || out.includes(e)) continue;
+    if (allowed.some((a) => a === e || a === toolPart(e) || toolPart(a) === e)) out.push(e);
+  }
+  return out;
+}
+
+/** Whether an offered MCP tool (model name `tool` from server `server`) is held for approval. */
+export function mcpNeedsApproval(approval: readonly string[], server: string, tool: string): boolean {
+  return approval.includes(tool) || approval.includes(`${server}/${tool}`);
 }

@@ -4,6 +4,10 @@
  * Node-RED: the llm node plugs in how a port tool call leaves the node
  * ({@link TurnHooks.dispatchPortCall}) and what to do with streamed text.
  *
+ * A tool that needs approval (a port tool with `needsApproval`, an in-process tool for which
+ * {@link TurnOptions.inProcessNeedsApproval} says so) is held until {@link TurnHooks.requestApproval}'s
+ * request is settled; denied or unanswered calls never run (docs/decisions/0030, 0200).
+ *
  * Rules: a bad call from the model (unknown tool, bad JSON, schema violation), a tool
  * timeout and a thrown in-process tool all become error results the model reads; only
  * provider failures, aborts and the iteration limit end the turn with an error.
@@ -54,6 +58,8 @@ export interface ApprovalRequest {
   handle: string;
   callId: string;
   tool: string;
+  /** Where the tool runs once approved: `port`, or the in-process tool's source (`mcp:<server>`). */
+  source: string;
   args: Record<string, unknown>;
   iteration: number;
 }
@@ -102,11 +108,13 @@ export interface TurnOptions {
   maxTokens?: number;
   portTools?: PortTool[];
   inProcessTools?: InProcessTool[];
+  /** Which in-process tools are held for approval like a port tool with `needsApproval` (none by default). */
+  inProcessNeedsApproval?: (tool: InProcessTool) => boolean;
   /** Tool rounds allowed before the turn fails (default 8). */
   maxToolIterations?: number;
   /** Default per-call tool timeout in ms (default 60 s). */
   toolTimeoutMs?: number;
-  /** How long a held call waits for approval (default 10 min). */
+  /** How long a held call (port or in-process) waits for approval (default 10 min). */
   approvalTimeoutMs?: number;
   signal: AbortSignal;
   /** The session turn this runs (msg.session.turnId): steering messages for it join at tool-call boundaries. */
@@ -327,13 +335,20 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
     started = Date.now();
     hooks.onToolEvent?.({ phase: 'call', tool: call.name, source, callId: call.id, args, iteration });
 
-    if (entry.kind === 'port' && entry.tool.needsApproval) {
+    const held = entry.kind === 'port' ? !!entry.tool.needsApproval : !!opts.inProcessNeedsApproval?.(entry.tool);
+    if (held) {
       if (!hooks.requestApproval) return finish({ content: `Error: ${call.name} needs approval and nobody can approve it here.`, isError: true }, args);
-      const wait = waitExternal('approval', call.name, opts.approvalTimeoutMs ?? 600_000, opts.signal);
-      hooks.requestApproval({ handle: wait.id, callId: call.id, tool: call.name, args, iteration });
+      const approvalMs = opts.approvalTimeoutMs ?? 600_000;
+      const wait = waitExternal('approval', call.name, approvalMs, opts.signal);
+      try {
+        hooks.requestApproval({ handle: wait.id, callId: call.id, tool: call.name, source, args, iteration });
+      } catch (err) {
+        // The flow threw synchronously while taking the request; the wait stays open until timeout.
+        void err;
+      }
       const o = await wait.outcome;
       if (o.status === 'aborted') return finish({ content: 'Error: the turn was cancelled.', isError: true }, args);
-      if (o.status === 'timeout') return finish({ content: `Error: nobody approved the call to ${call.name} in time; it was not run.`, isError: true }, args);
+      if (o.status === 'timeout') return finish({ content: `Error: the call to ${call.name} was not approved in time (no answer within ${secs(approvalMs)} s); it was not run.`, isError: true }, args);
       if (o.status === 'approval' && !o.approved) {
         return finish({ content: `Error: the user denied the call to ${call.name}${o.reason ? `: ${o.reason}` : ''}. It was not run.`, isError: true }, args);
       }
@@ -383,6 +398,11 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
       opts.signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** Seconds for a message: whole seconds, or one decimal below 10 s (0.5 s, not 0 s). */
+function secs(ms: number): string {
+  return ms >= 10_000 ? String(Math.round(ms / 1000)) : String(Math.round(ms / 100) / 10);
 }
 
 function abortCheck(signal: AbortSignal): void {
