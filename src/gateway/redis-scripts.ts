@@ -8,7 +8,8 @@
  *
  * Keys under prefix P, for session key k (k is used verbatim; Redis keys are binary safe):
  * - `P s:k` hash: info, createdAt, updatedAt, fence, context, and turnId/turnFence while a
- *   turn runs (the lock);
+ *   turn runs (the lock); epoch (resets so far) and, once compacted, summary/covers: the
+ *   summary stands for the first `covers` entries of `P h:k` (compaction.ts);
  * - `P q:k` list: waiting messages; `P r:k` list: the running turn's messages;
  *   `P h:k` list: history entries (JSON);
  * - `P ready` zset: sessions with messages waiting and no running turn, by arrival sequence;
@@ -32,6 +33,24 @@ local function now_ms()
 end
 local function seq_of(e)
   return tonumber(string.sub(e, 1, string.find(e, '\\n', 1, true) - 1))
+end
+-- Where the three parts of a queue entry (seq, history entry, message) meet.
+local function cuts(e)
+  local a = string.find(e, '\\n', 1, true)
+  return a, string.find(e, '\\n', a + 1, true)
+end
+-- The history entry (JSON) of a queue entry.
+local function entry_of(e)
+  local a, b = cuts(e)
+  return string.sub(e, a + 1, b - 1)
+end
+-- The id of a queue entry's message. Decoding only reads the id; nothing decoded is ever
+-- written back (so cjson's idea of empty arrays does not matter).
+local function id_of(e)
+  local _, b = cuts(e)
+  local ok, m = pcall(cjson.decode, string.sub(e, b + 1))
+  if ok and type(m) == 'table' and type(m.id) == 'string' then return m.id end
+  return nil
 end
 local function mark_ready(q, key)
   local head = redis.call('LINDEX', q, 0)
@@ -77,7 +96,8 @@ return {1, 'ok', w, sw + 1}
 
 /**
  * ARGV: P, k, turnId, take, historyLimit, slotLimit, leaseMs ->
- * {1, fence, items, history, context} | {0, 'running' | 'empty' | 'noslot'}
+ * {1, fence, items, history, context, total, epoch, summary|'', covers}
+ * | {0, 'running' | 'empty' | 'noslot'}
  */
 export const CLAIM = `${COMMON}
 if redis.call('HEXISTS', S, 'turnId') == 1 then return {0, 'running'} end
@@ -100,18 +120,32 @@ redis.call('ZREM', READY, k)
 local limit = tonumber(ARGV[5])
 local hist = {}
 if limit > 0 then hist = redis.call('LRANGE', H, -limit, -1) end
-return {1, fence, items, hist, redis.call('HGET', S, 'context') or '{}'}
+local f = redis.call('HMGET', S, 'context', 'epoch', 'summary', 'covers')
+return {1, fence, items, hist, f[1] or '{}', redis.call('LLEN', H), tonumber(f[2] or '0'), f[3] or '', tonumber(f[4] or '0')}
 `;
 
-/** ARGV: P, k, turnId, fence, replyJSON|'', contextJSON|'', now, idleTtlMs -> {1, sessionWaiting} | {0} */
+/**
+ * ARGV: P, k, turnId, fence, replyJSON|'', contextJSON|'', now, idleTtlMs, absorbed ids... ->
+ * {1, sessionWaiting} | {0}. Absorbed ids (steer mode) that still wait leave the queue and are
+ * committed after the turn's own messages, in queue order, before the reply; others are ignored.
+ */
 export const FINISH = `${COMMON}
 if redis.call('HGET', S, 'turnId') ~= ARGV[3] or redis.call('HGET', S, 'turnFence') ~= ARGV[4] then return {0} end
 local items = redis.call('LRANGE', R, 0, -1)
-for i = 1, #items do
-  local e = items[i]
-  local a = string.find(e, '\\n', 1, true)
-  local b = string.find(e, '\\n', a + 1, true)
-  redis.call('RPUSH', H, string.sub(e, a + 1, b - 1))
+for i = 1, #items do redis.call('RPUSH', H, entry_of(items[i])) end
+if #ARGV > 8 then
+  local want = {}
+  for i = 9, #ARGV do want[ARGV[i]] = true end
+  local taken = 0
+  for _, e in ipairs(redis.call('LRANGE', Q, 0, -1)) do
+    local id = id_of(e)
+    if id and want[id] then
+      redis.call('LREM', Q, 1, e)
+      redis.call('RPUSH', H, entry_of(e))
+      taken = taken + 1
+    end
+  end
+  if taken > 0 then redis.call('DECRBY', WAITING, taken) end
 end
 if ARGV[5] ~= '' then redis.call('RPUSH', H, ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', S, 'context', ARGV[6]) end
@@ -147,12 +181,29 @@ if redis.call('EXISTS', S) == 0 then return false end
 local aborted = redis.call('HGET', S, 'turnId') or ''
 redis.call('DEL', R, H)
 redis.call('ZREM', SLOTS, k)
-redis.call('HDEL', S, 'turnId', 'turnFence')
+redis.call('HDEL', S, 'turnId', 'turnFence', 'summary', 'covers')
 redis.call('HINCRBY', S, 'fence', 1)
+redis.call('HINCRBY', S, 'epoch', 1)
 redis.call('HSET', S, 'context', '{}', 'updatedAt', ARGV[3])
 mark_ready(Q, k)
 if redis.call('LLEN', Q) == 0 and tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', S, ARGV[4]) end
 return aborted
+`;
+
+/**
+ * Record a summary of the first `covers` history entries (history compaction). Stale, and
+ * nothing changes, when the session was reset since (epoch), `covers` is beyond the history
+ * or not beyond the current summary: the same rule as the file store's `compact` event.
+ * ARGV: P, k, epoch, covers, text -> 1 | 0
+ */
+export const COMPACT = `${COMMON}
+if redis.call('EXISTS', S) == 0 then return 0 end
+local f = redis.call('HMGET', S, 'epoch', 'covers')
+local covers = tonumber(ARGV[4])
+if tonumber(f[1] or '0') ~= tonumber(ARGV[3]) then return 0 end
+if covers > redis.call('LLEN', H) or covers <= tonumber(f[2] or '0') then return 0 end
+redis.call('HSET', S, 'summary', ARGV[5], 'covers', covers)
+return 1
 `;
 
 /**

@@ -17,7 +17,8 @@ import type { KeyValueStore } from '../store/kv';
 import { RedisKeyValueStore } from './redis-kv';
 import { RedisUsageLedger } from './redis-usage';
 import type { UsageLedger } from './budgets';
-import { CLAIM, ENQUEUE, FINISH, RELEASE, RENEW, RESET, SWEEP } from './redis-scripts';
+import { CLAIM, COMPACT, ENQUEUE, FINISH, RELEASE, RENEW, RESET, SWEEP } from './redis-scripts';
+import type { CompactionState } from './compaction';
 import { StoreUnavailableError, type SharedSessionStore, type SharedStoreSignal } from './shared-store';
 import { sessionInfoOf } from './session-log';
 import type { ClaimTake, OpenResult } from './store';
@@ -52,7 +53,7 @@ export interface RedisSessionStoreOptions {
 }
 
 type State = 'new' | 'connecting' | 'ready' | 'down' | 'closed';
-type Script = 'cfEnqueue' | 'cfClaim' | 'cfFinish' | 'cfRenew' | 'cfRelease' | 'cfReset' | 'cfSweep';
+type Script = 'cfEnqueue' | 'cfClaim' | 'cfFinish' | 'cfRenew' | 'cfRelease' | 'cfReset' | 'cfSweep' | 'cfCompact';
 
 /** The URL without user info, fit for messages and status. */
 export function redactRedisUrl(url: string): string {
@@ -132,6 +133,7 @@ export class RedisSessionStore implements SharedSessionStore {
       ['cfRelease', RELEASE],
       ['cfReset', RESET],
       ['cfSweep', SWEEP],
+      ['cfCompact', COMPACT],
     ];
     for (const [name, lua] of scripts) this.client.defineCommand(name, { numberOfKeys: 0, lua });
     this.client.on('error', (err: Error) => {
@@ -198,13 +200,13 @@ export class RedisSessionStore implements SharedSessionStore {
 
   async claim(key: string, turnId: string, take: ClaimTake, historyLimit: number, _now?: number): Promise<ClaimedTurn | null> {
     const r = (await this.run('cfClaim', key, turnId, take, Math.max(0, historyLimit), this.o.concurrency, this.o.leaseTtlMs)) as
-      | [1, number, string[], string[], string]
+      | [1, number, string[], string[], string, number, number, string, number]
       | [0, string];
     if (r[0] === 0) {
       if (r[1] === 'noslot') this.fullFlag = true;
       return null;
     }
-    const [, fence, items, hist, ctx] = r;
+    const [, fence, items, hist, ctx, total, epoch, summary, covers] = r;
     this.owned.set(key, { turnId, fence });
     return {
       key,
@@ -213,13 +215,18 @@ export class RedisSessionStore implements SharedSessionStore {
       items: items.map((e) => JSON.parse(e.slice(e.indexOf('\n', e.indexOf('\n') + 1) + 1)) as QueuedMessage),
       history: hist.map((h) => JSON.parse(h) as HistoryEntry),
       context: JSON.parse(ctx) as Record<string, unknown>,
+      total,
+      epoch,
+      ...(summary ? { summary: { text: summary, covers, epoch } } : {}),
     };
   }
 
   async finish(key: string, turnId: string, fence: number, outcome: TurnOutcome, now: number): Promise<FinishResult> {
     const reply = outcome.status === 'done' && outcome.reply ? JSON.stringify({ role: 'assistant', content: outcome.reply, ts: now }) : '';
     const ctx = outcome.context ? JSON.stringify(outcome.context) : '';
-    const r = (await this.run('cfFinish', key, turnId, fence, reply, ctx, now, this.o.idleTtlMs)) as [number, number?];
+    // Steer: waiting messages the turn took in move into history in the same script.
+    const absorbed = outcome.absorbed ?? [];
+    const r = (await this.run('cfFinish', key, turnId, fence, reply, ctx, now, this.o.idleTtlMs, ...absorbed)) as [number, number?];
     const mine = this.owned.get(key);
     if (mine && mine.turnId === turnId) this.owned.delete(key);
     if (r[0] !== 1) return { ok: false, reason: 'stale' };
@@ -248,8 +255,29 @@ export class RedisSessionStore implements SharedSessionStore {
     return {};
   }
 
+  /**
+   * Keep summary `c.text` for the first `c.covers` history entries (one script: refused when the
+   * session was reset since, or a newer summary is there). The history list itself stays whole.
+   */
+  async compact(key: string, c: CompactionState, _now?: number): Promise<boolean> {
+    return (await this.run('cfCompact', key, c.epoch, c.covers, c.text)) === 1;
+  }
+
   async session(key: string): Promise<SessionRecord | undefined> {
-    const [h, waiting] = await this.guard(Promise.all([this.client.hgetall(this.k('s', key)), this.client.llen(this.k('q', key))]));
+    // One MULTI, so the hash, the queue length and the history length are one snapshot.
+    const [h, waiting, total] = await this.guard(
+      this.client
+        .multi()
+        .hgetall(this.k('s', key))
+        .llen(this.k('q', key))
+        .llen(this.k('h', key))
+        .exec()
+        .then((res) => {
+          const err = res?.find(([e]) => e)?.[0];
+          if (!res || err) throw err ?? new Error('the session read was aborted');
+          return res.map(([, v]) => v) as [Record<string, string>, number, number];
+        }),
+    );
     if (!h || !h.info) return undefined;
     return {
       key,
@@ -261,6 +289,9 @@ export class RedisSessionStore implements SharedSessionStore {
       fence: Number(h.fence) || 0,
       createdAt: Number(h.createdAt),
       updatedAt: Number(h.updatedAt),
+      historyCount: total,
+      epoch: Number(h.epoch) || 0,
+      ...(h.summary ? { summary: { text: h.summary, covers: Number(h.covers) || 0, epoch: Number(h.epoch) || 0 } } : {}),
     };
   }
 

@@ -140,6 +140,53 @@ describe('redis session store', function () {
     }
   });
 
+  it('compaction: a summary is kept with its epoch and coverage, stale summaries are refused, a reset voids it', async () => {
+    const s = await store();
+    const k = 'k';
+    for (const t of ['q1', 'q2']) {
+      await s.enqueue(msg(k, t), bounds);
+      const turn = await s.claim(k, `t-${t}`, 'one', 40, 0);
+      await s.finish(k, turn!.turnId, turn!.fence, { status: 'done', reply: `a-${t}` }, 0);
+    }
+    assert.strictEqual(await s.compact('nobody', { text: 'x', covers: 1, epoch: 0 }, 0), false, 'no session');
+    assert.strictEqual(await s.compact(k, { text: 'x', covers: 5, epoch: 0 }, 0), false, 'beyond the history');
+    assert.strictEqual(await s.compact(k, { text: 'x', covers: 1, epoch: 1 }, 0), false, 'another epoch');
+    assert.strictEqual(await s.compact(k, { text: 'first two', covers: 2, epoch: 0 }, 0), true);
+    assert.strictEqual(await s.compact(k, { text: 'older', covers: 2, epoch: 0 }, 0), false, 'not beyond the current summary');
+    const rec = await s.session(k);
+    assert.deepStrictEqual([rec?.historyCount, rec?.epoch, rec?.summary], [4, 0, { text: 'first two', covers: 2, epoch: 0 }]);
+    await s.enqueue(msg(k, 'q3'), bounds);
+    const t3 = await s.claim(k, 't3', 'one', 1, 0);
+    assert.deepStrictEqual([t3!.total, t3!.epoch, t3!.summary, t3!.history.map((h) => h.content)], [4, 0, { text: 'first two', covers: 2, epoch: 0 }, ['a-q2']]);
+    assert.deepStrictEqual((await s.history(k)).length, 4, 'the history list stays whole');
+    await s.reset(k, 0);
+    const after = await s.session(k);
+    assert.deepStrictEqual([after?.historyCount, after?.epoch, after?.summary], [0, 1, undefined]);
+    assert.strictEqual(await s.compact(k, { text: 'late', covers: 0, epoch: 0 }, 0), false);
+  });
+
+  it('steer: absorbed messages leave the queue and follow the turn\'s own in history; unknown ids are ignored', async () => {
+    const s = await store();
+    const k = 'k';
+    await s.enqueue(msg(k, 'book a table'), bounds);
+    const turn = await s.claim(k, 't1', 'one', 40, 0);
+    const steer = [msg(k, 'for 4 people'), msg(k, 'at 8'), msg(k, 'unrelated')];
+    for (const m of steer) await s.enqueue(m, bounds);
+    const absorbed = [steer[1].id, steer[0].id, 'gone-already'];
+    // A stale finish moves nothing.
+    assert.deepStrictEqual(await s.finish(k, 't1', turn!.fence + 1, { status: 'done', absorbed }, 0), { ok: false, reason: 'stale' });
+    assert.deepStrictEqual(await s.finish(k, 't1', turn!.fence, { status: 'done', reply: 'booked', absorbed }, 0), { ok: true, sessionWaiting: 1 });
+    assert.deepStrictEqual((await s.history(k)).map((h) => h.content), ['book a table', 'for 4 people', 'at 8', 'booked']);
+    const r = new Redis(URL);
+    try {
+      assert.strictEqual(await r.get(`${prefix}waiting`), '1', 'the shared backlog counter dropped by two');
+    } finally {
+      r.disconnect();
+    }
+    const next = await s.claim(k, 't2', 'one', 40, 0);
+    assert.deepStrictEqual(next!.items.map((m) => m.text), ['unrelated']);
+  });
+
   it('key-value namespaces are shared between instances (pairing approvals)', async () => {
     const a = (await store()).kv('pairing');
     const b = (await store()).kv('pairing');
