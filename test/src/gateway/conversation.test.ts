@@ -1,4 +1,5 @@
 import assert from 'assert';
+import crypto from 'crypto';
 import { mkdtemp, rm } from 'fs/promises';
 import os from 'os';
 import path from 'path';
@@ -16,8 +17,48 @@ import {
   type SessionStore,
   type Turn,
 } from '../../../src/gateway';
+import { RedisSessionStore } from '../../../src/gateway/redis-store';
 import { clearSteer, liveSteers, pushSteer, takeSteer } from '../../../src/turn-steering';
 import { chatOf } from '../../fakes/gateway-worker';
+import { dropPrefix } from '../../fakes/gateway-redis-cluster';
+import { canConnect, needService } from '../../support/services';
+
+/**
+ * Where one test keeps its stores: `fresh()` makes a store of the backend, `durable()` one
+ * that a later `durable()` of the same test opens again (a restart), `cleanup()` removes it.
+ */
+interface Place {
+  fresh(): SessionStore;
+  durable(): SessionStore;
+  cleanup(): Promise<void>;
+}
+
+/** A store family the compaction and steer tests run against (the same tests, not copies). */
+interface Backend {
+  name: string;
+  /** Skips the suite (or fails it with CI=true) when the backend's service is missing. */
+  need(ctx: Mocha.Context): Promise<void>;
+  place(dir: string): Place;
+}
+
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const backends: Backend[] = [
+  {
+    name: 'memory/file store',
+    need: async () => undefined,
+    place: (dir) => ({ fresh: () => new MemorySessionStore(), durable: () => new FileSessionStore(dir), cleanup: async () => undefined }),
+  },
+  {
+    name: 'redis store',
+    need: async (ctx) => needService(ctx, 'conversation management on redis', await canConnect(6379), 'no Redis on 127.0.0.1:6379 (start redis-server)'),
+    place: () => {
+      // A key prefix of its own per test, dropped afterwards; "restart" = a new store on it.
+      const prefix = `cftest:${crypto.randomUUID().slice(0, 8)}:`;
+      const make = () => new RedisSessionStore({ url: REDIS_URL, prefix });
+      return { fresh: make, durable: make, cleanup: () => dropPrefix(REDIS_URL, prefix) };
+    },
+  },
+];
 
 /** Collects turns; answers them when told. */
 function turns(g: Gateway) {
@@ -42,16 +83,40 @@ function turns(g: Gateway) {
 describe('gateway conversation management', () => {
   let gw: Gateway | undefined;
   let dir: string;
+  /** Set by the backend suites; cleaned up here, after the gateway (and its store) closed. */
+  let place: Place | undefined;
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'clawflow-conv-'));
   });
   afterEach(async () => {
     await gw?.close();
     gw = undefined;
+    await place?.cleanup();
+    place = undefined;
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function open(opts: Partial<GatewayOptions> = {}, store: SessionStore = new MemorySessionStore()): Promise<Gateway> {
+  /** The store of this test's backend (memory unless a backend suite set a place). */
+  const newStore = (): SessionStore => place?.fresh() ?? new MemorySessionStore();
+  /** A store a later call opens again (file / the same Redis prefix): a restart. */
+  const durable = (): SessionStore => place?.durable() ?? new FileSessionStore(dir);
+
+  /** Run `body` (a group of tests) once per backend, each test with a place of its own. */
+  function perBackend(title: string, body: () => void): void {
+    for (const backend of backends) {
+      describe(`${title} (${backend.name})`, function () {
+        before(async function () {
+          await backend.need(this);
+        });
+        beforeEach(() => {
+          place = backend.place(dir);
+        });
+        body();
+      });
+    }
+  }
+
+  async function open(opts: Partial<GatewayOptions> = {}, store: SessionStore = newStore()): Promise<Gateway> {
     gw = new Gateway({ store, ...opts });
     await gw.start();
     return gw;
@@ -69,7 +134,7 @@ describe('gateway conversation management', () => {
     return out;
   }
 
-  describe('history compaction', () => {
+  perBackend('history compaction', () => {
     it('summarises older turns when the window overflows, keeps the last turns verbatim and the full transcript', async () => {
       const calls: { entries: HistoryEntry[]; previous?: string }[] = [];
       const compactions: unknown[] = [];
@@ -136,16 +201,16 @@ describe('gateway conversation management', () => {
       assert.match(errors[0], /longer than/);
     });
 
-    it('/compact forces a compaction; the summary survives a restart of the file store, a reset voids it', async () => {
+    it('/compact forces a compaction; the summary survives a restart of the store, a reset voids it', async () => {
       const summarise = async (entries: HistoryEntry[]) => `folded ${entries.length}`;
       const opts = { compaction: { keepTurns: 1, summarise } };
-      let g = await open(opts, new FileSessionStore(dir));
+      let g = await open(opts, durable());
       let t = turns(g);
       await chatTurns(g, t, 3);
       const r = await g.submit(chatOf('alice', { text: '/compact' }));
       assert.deepStrictEqual(r, { status: 'compacted', key: 'telegram:bot1:dm:alice', entries: 4 });
       await g.close();
-      g = await open(opts, new FileSessionStore(dir));
+      g = await open(opts, durable());
       t = turns(g);
       const [turn] = await chatTurns(g, t, 1, 'alice', 3);
       assert.strictEqual(turn.history[0].content, `${SUMMARY_HEADER}\nfolded 4`);
@@ -157,14 +222,14 @@ describe('gateway conversation management', () => {
       const nothing = await g.submit(chatOf('alice', { text: '/compact' }));
       assert.deepStrictEqual(nothing, { status: 'compacted', key: turn.key, entries: 0 });
     });
+  });
 
-    it('foldCount keeps the last N user turns (a run of user entries is one turn)', () => {
-      const h = (roles: string) => [...roles].map((r) => ({ role: r === 'u' ? 'user' : 'assistant', content: r }) as HistoryEntry);
-      assert.strictEqual(foldCount(h('uauaua'), 2), 2);
-      assert.strictEqual(foldCount(h('uauuaua'), 2), 2);
-      assert.strictEqual(foldCount(h('uauuaua'), 3), 0);
-      assert.strictEqual(foldCount(h('ua'), 4), 0);
-    });
+  it('foldCount keeps the last N user turns (a run of user entries is one turn)', () => {
+    const h = (roles: string) => [...roles].map((r) => ({ role: r === 'u' ? 'user' : 'assistant', content: r }) as HistoryEntry);
+    assert.strictEqual(foldCount(h('uauaua'), 2), 2);
+    assert.strictEqual(foldCount(h('uauuaua'), 2), 2);
+    assert.strictEqual(foldCount(h('uauuaua'), 3), 0);
+    assert.strictEqual(foldCount(h('ua'), 4), 0);
   });
 
   describe('group context', () => {
@@ -187,7 +252,7 @@ describe('gateway conversation management', () => {
     });
   });
 
-  describe('queue modes', () => {
+  perBackend('queue mode steer', () => {
     it('steer: a message sent during a turn reaches it at a tool-call boundary and is committed with it', async () => {
       const g = await open({ mode: 'steer' });
       const t = turns(g);
@@ -218,8 +283,8 @@ describe('gateway conversation management', () => {
       assert.deepStrictEqual((await g.history(turn.key)).map((h) => h.content), ['hello', 'hi', 'and another thing', 'ok']);
     });
 
-    it('steer survives on disk: an absorbed message is not run again after a restart', async () => {
-      let g = await open({ mode: 'steer' }, new FileSessionStore(dir));
+    it('steer is durable: an absorbed message is not run again after a restart', async () => {
+      let g = await open({ mode: 'steer' }, durable());
       let t = turns(g);
       await g.submit(chatOf('alice', { text: 'one' }));
       const turn = await t.next();
@@ -227,12 +292,15 @@ describe('gateway conversation management', () => {
       takeSteer(turn.turnId);
       await g.endTurn(turn, { reply: 'both' });
       await g.close();
-      g = await open({ mode: 'steer' }, new FileSessionStore(dir));
+      g = await open({ mode: 'steer' }, durable());
       t = turns(g);
       assert.strictEqual(g.stats().waiting, 0);
       assert.deepStrictEqual((await g.history(turn.key)).map((h) => h.content), ['one', 'two', 'both']);
     });
 
+  });
+
+  describe('queue modes', () => {
     it('debounce merges a burst of quick messages into one turn', async () => {
       const g = await open({ debounceMs: 40 });
       const t = turns(g);
