@@ -18,14 +18,14 @@
       name: 'Your name', tokenLabel: 'This chat needs an access token.', tokenWrong: 'That access token was not accepted. Try again.',
       open: 'Open', connecting: 'Connecting…', reconnecting: 'Connection lost. Reconnecting…',
       unreachable: 'The server is unreachable. Retrying in {s} s…', failed: 'The reply failed', waiting: 'waiting to send',
-      serverError: 'The server refused a message: {m}', you: 'You',
+      serverError: 'The server refused a message: {m}', you: 'You', notSent: 'not sent',
     },
     zh: {
       title: '聊天', empty: '打个招呼，开始对话吧。', placeholder: '输入消息', send: '发送',
       name: '你的名字', tokenLabel: '此聊天需要访问令牌。', tokenWrong: '访问令牌不正确，请重试。',
       open: '打开', connecting: '正在连接…', reconnecting: '连接已断开，正在重新连接…',
       unreachable: '无法连接服务器，{s} 秒后重试…', failed: '回复失败', waiting: '等待发送',
-      serverError: '服务器拒绝了一条消息：{m}', you: '你',
+      serverError: '服务器拒绝了一条消息：{m}', you: '你', notSent: '未发送',
     },
   };
   var lang = /^zh\b/i.test(navigator.language || '') ? 'zh' : 'en';
@@ -194,6 +194,16 @@
     } else if (frame.type === 'error') {
       els.status.textContent = t('serverError', { m: frame.message });
       els.status.hidden = false;
+      // A refused message (too long, malformed) would be refused again: stop resending it and
+      // show it failed. 'too_fast' is followed by a retry frame instead.
+      var refused = frame.clientId && frame.code !== 'too_fast' ? findPending(frame.clientId) : null;
+      if (refused) {
+        pending.splice(pending.indexOf(refused), 1);
+        if (refused.retryTimer) clearTimeout(refused.retryTimer);
+        refused.el.className = 'msg user failed';
+        var note = refused.el.querySelector('.note');
+        if (note) note.textContent = t('notSent') + ': ' + frame.message;
+      }
     }
     updateTyping();
     scroll();

@@ -60,8 +60,11 @@ export interface EventFrame {
 }
 export interface ErrorFrame {
   type: 'error';
-  code: 'bad_frame' | 'too_long' | 'not_ready' | 'internal';
+  /** `too_fast`: the socket sent more frames than the server queues (a `retry` frame follows for a message). */
+  code: 'bad_frame' | 'too_long' | 'not_ready' | 'internal' | 'too_fast';
   message: string;
+  /** The refused message's clientId, when the frame was a send with a valid one: the page marks it failed. */
+  clientId?: string;
 }
 /**
  * The flow did not take a user message (it was being redeployed): nothing was recorded; the
@@ -78,8 +81,10 @@ export type ServerFrame = WelcomeFrame | EventFrame | ErrorFrame | RetryFrame;
 export const MAX_TEXT_LENGTH = 8000;
 /** Longest display name. */
 export const MAX_NAME_LENGTH = 40;
-/** Largest WebSocket frame accepted from a browser. */
+/** Largest WebSocket frame accepted from a browser: larger ones get a `too_long` error. */
 export const MAX_FRAME_BYTES = 64 * 1024;
+/** Frames larger than this close the socket (1009) before they are read into memory whole. */
+export const HARD_FRAME_BYTES = 1024 * 1024;
 
 const PEER_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -97,6 +102,7 @@ export class FrameError extends Error {
   constructor(
     readonly code: ErrorFrame['code'],
     message: string,
+    readonly clientId?: string,
   ) {
     super(message);
     this.name = 'FrameError';
@@ -122,10 +128,10 @@ export function parseClientFrame(raw: string): ClientFrame {
   }
   if (f.type === 'send') {
     if (typeof f.clientId !== 'string' || !CLIENT_ID.test(f.clientId)) throw new FrameError('bad_frame', 'send.clientId must be 1-64 letters, digits, _ or -');
-    if (typeof f.text !== 'string') throw new FrameError('bad_frame', 'send.text must be a string');
+    if (typeof f.text !== 'string') throw new FrameError('bad_frame', 'send.text must be a string', f.clientId);
     const text = f.text.trim();
-    if (!text) throw new FrameError('bad_frame', 'send.text is empty');
-    if (text.length > MAX_TEXT_LENGTH) throw new FrameError('too_long', `message is longer than ${MAX_TEXT_LENGTH} characters`);
+    if (!text) throw new FrameError('bad_frame', 'send.text is empty', f.clientId);
+    if (text.length > MAX_TEXT_LENGTH) throw new FrameError('too_long', `message is longer than ${MAX_TEXT_LENGTH} characters`, f.clientId);
     const send: SendFrame = { type: 'send', clientId: f.clientId, text };
     if (typeof f.name === 'string' && f.name.trim()) send.name = f.name.trim().slice(0, MAX_NAME_LENGTH);
     return send;

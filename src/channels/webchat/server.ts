@@ -12,6 +12,7 @@ import { originAllowed, tokenMatches, TicketBook } from './access';
 import type { Outbox } from './outbox';
 import {
   FrameError,
+  HARD_FRAME_BYTES,
   MAX_FRAME_BYTES,
   parseClientFrame,
   type ClientFrame,
@@ -67,6 +68,13 @@ export interface WebchatServerOptions {
   onError?: (err: unknown) => void;
 }
 
+/**
+ * Frames one socket may have waiting to be handled. Frames are handled one after the other
+ * (a message waits for its hand-off), so a peer sending faster than the flow takes messages
+ * would grow the queue without end; past this many it gets `retry` (decision 0190).
+ */
+export const MAX_QUEUED_FRAMES = 32;
+
 /** Minimal express-compatible request: `originalUrl` is set by express when mounted on a path. */
 type Req = IncomingMessage & { originalUrl?: string };
 type Next = (err?: unknown) => void;
@@ -76,6 +84,8 @@ interface Client {
   alive: boolean;
   /** Frames of this socket are handled one after the other. */
   chain: Promise<void>;
+  /** Frames in `chain` not handled yet (bounded by MAX_QUEUED_FRAMES). */
+  waiting: number;
   /** Broadcasts that arrived while the welcome was being prepared. */
   queued?: WebchatEvent[];
 }
@@ -93,7 +103,8 @@ export class WebchatServer {
   private readonly inflightByPeer = new Map<string, Set<Promise<unknown>>>();
 
   constructor(private readonly opts: WebchatServerOptions) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+    // Frames between MAX_FRAME_BYTES and the hard cap get a clear error and the socket stays.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: HARD_FRAME_BYTES });
     const every = opts.heartbeatMs ?? 30_000;
     if (every > 0) {
       this.heartbeat = setInterval(() => this.sweep(), every);
@@ -193,7 +204,7 @@ export class WebchatServer {
       ws.terminate();
       return;
     }
-    const client: Client = { alive: true, chain: Promise.resolve() };
+    const client: Client = { alive: true, chain: Promise.resolve(), waiting: 0 };
     this.clients.set(ws, client);
     ws.on('pong', () => {
       client.alive = true;
@@ -201,10 +212,20 @@ export class WebchatServer {
     ws.on('error', () => undefined); // 'close' follows; nothing to report to the user
     ws.on('close', () => this.detach(ws));
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      client.chain = client.chain.then(() => this.onFrame(ws, client, data, isBinary)).catch((err) => {
-        this.sendFrame(ws, { type: 'error', code: 'internal', message: 'the server could not handle this message' });
-        this.opts.onError?.(err);
-      });
+      if (client.waiting >= MAX_QUEUED_FRAMES) {
+        this.refuseTooFast(ws, data, isBinary);
+        return;
+      }
+      client.waiting++;
+      client.chain = client.chain
+        .then(() => this.onFrame(ws, client, data, isBinary))
+        .catch((err) => {
+          this.sendFrame(ws, { type: 'error', code: 'internal', message: 'the server could not handle this message' });
+          this.opts.onError?.(err);
+        })
+        .finally(() => {
+          client.waiting--;
+        });
     });
   }
 
@@ -220,16 +241,32 @@ export class WebchatServer {
     }
   }
 
+  /** A frame past the queue cap: a message among them is sent again by the page (nothing lost). */
+  private refuseTooFast(ws: WebSocket, data: RawData, isBinary: boolean): void {
+    let clientId: string | undefined;
+    if (!isBinary && frameBytes(data) <= MAX_FRAME_BYTES) {
+      try {
+        const f = parseClientFrame(data.toString());
+        if (f.type === 'send') clientId = f.clientId;
+      } catch {
+        // Not a valid message: the error below is all it gets.
+      }
+    }
+    this.sendFrame(ws, { type: 'error', code: 'too_fast', message: 'too many messages at once: slow down', ...(clientId ? { clientId } : {}) });
+    if (clientId) this.sendFrame(ws, { type: 'retry', clientId, afterMs: Math.max(this.opts.retryAfterMs ?? 1000, 1000) });
+  }
+
   private async onFrame(ws: WebSocket, client: Client, data: RawData, isBinary: boolean): Promise<void> {
     let frame: ClientFrame;
     try {
       if (isBinary) throw new FrameError('bad_frame', 'binary frames are not accepted');
+      if (frameBytes(data) > MAX_FRAME_BYTES) throw new FrameError('too_long', `frame is larger than ${MAX_FRAME_BYTES / 1024} KB`);
       frame = parseClientFrame(data.toString());
       if (frame.type === 'send' && !client.peerId) throw new FrameError('not_ready', 'say hello first');
       if (frame.type === 'hello' && client.peerId) throw new FrameError('bad_frame', 'hello was already sent');
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
-      this.sendFrame(ws, { type: 'error', code: err.code, message: err.message });
+      this.sendFrame(ws, { type: 'error', code: err.code, message: err.message, ...(err.clientId ? { clientId: err.clientId } : {}) });
       return;
     }
     if (frame.type === 'hello') {
@@ -396,4 +433,10 @@ export class WebchatServer {
     await Promise.allSettled([...this.inflight.values()]);
     await this.opts.outbox.flush();
   }
+}
+
+/** Size of a received frame in bytes (ws hands over a Buffer, an ArrayBuffer or fragments). */
+function frameBytes(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return (data as Buffer | ArrayBuffer).byteLength;
 }
