@@ -92,7 +92,7 @@ export function checkArguments(def: ToolDefinition, raw: string | Record<string,
   if (typeof args !== 'object' || Array.isArray(args)) {
     return { ok: false, error: `the arguments must be a JSON object, got ${Array.isArray(args) ? 'an array' : typeof args}` };
   }
-  const problem = shapeProblem(args);
+  const problem = shapeProblem(args as object);
   if (problem) return { ok: false, error: `${problem}; call ${def.name} again with plain, smaller arguments` };
   const validate = compileToolSchema(def);
   if (!validate(args)) {
