@@ -1,7 +1,7 @@
 import assert from 'assert';
 import crypto from 'crypto';
 import { Redis } from 'ioredis';
-import { Gateway } from '../../../src/gateway';
+import { Gateway, type Turn } from '../../../src/gateway';
 import { RedisSessionStore, redactRedisUrl } from '../../../src/gateway/redis-store';
 import { StoreUnavailableError } from '../../../src/gateway/shared-store';
 import type { QueuedMessage } from '../../../src/gateway/types';
@@ -185,6 +185,37 @@ describe('redis session store', function () {
     }
     const next = await s.claim(k, 't2', 'one', 40, 0);
     assert.deepStrictEqual(next!.items.map((m) => m.text), ['unrelated']);
+  });
+
+  it('steer across instances: a message arriving on another instance is not steered, it runs as the next turn', async () => {
+    // Two instances: each gateway opens its own store on the same prefix.
+    const [g1, g2] = [1, 2].map(() => new Gateway({ store: new RedisSessionStore({ url: URL, prefix, leaseTtlMs: 600 }), mode: 'steer' }));
+    gateways.push(g1, g2);
+    const seen: { from: string; turn: Turn }[] = [];
+    let wake: () => void = () => undefined;
+    for (const [from, g] of [['g1', g1], ['g2', g2]] as const) {
+      g.on('turn', (turn) => {
+        seen.push({ from, turn });
+        wake();
+      });
+      await g.start();
+    }
+    const next = (n: number) =>
+      new Promise<void>((resolve) => {
+        wake = () => seen.length >= n && resolve();
+        wake();
+      }).then(() => seen[n - 1]);
+    const first = next(1);
+    await g1.submit(chatOf('alice', { text: 'book a table' }));
+    const a = await first;
+    const r = await (a.from === 'g1' ? g2 : g1).submit(chatOf('alice', { text: 'for 4 people' }));
+    assert.deepStrictEqual([r.status, r.status === 'accepted' && r.steered], ['accepted', undefined]);
+    const second = next(2);
+    assert.strictEqual(await (a.from === 'g1' ? g1 : g2).endTurn(a.turn, { reply: 'for how many?' }), 'ended');
+    const b = await second;
+    assert.strictEqual(b.turn.text, 'for 4 people');
+    await (b.from === 'g1' ? g1 : g2).endTurn(b.turn, { reply: 'booked for 4' });
+    assert.deepStrictEqual((await g1.history(a.turn.key)).map((h) => h.content), ['book a table', 'for how many?', 'for 4 people', 'booked for 4']);
   });
 
   it('key-value namespaces are shared between instances (pairing approvals)', async () => {
