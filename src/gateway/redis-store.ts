@@ -7,6 +7,8 @@
  * start) and puts the turn back at the head of its queue with a bumped fence, so the dead
  * instance's late finish would be refused. "Something may be runnable" travels as a Pub/Sub
  * message (`P wake`) with polling as the safety net, so a lost message costs latency, never a turn.
+ * History compaction (the summary in the session hash) and steer's absorbed messages (moved
+ * from the queue into history by the finish script) behave as on the file store (0180).
  *
  * Redis going away does not lose anything accepted: operations fail fast with
  * {@link StoreUnavailableError} (no offline queue: a message is accepted only once Redis has
