@@ -78,16 +78,30 @@ export = function (RED: NodeAPI) {
   // "Test connection / list models": with the key typed in the dialog, or the deployed
   // node's stored key when the dialog shows the placeholder. The key is never sent back.
   RED.httpAdmin.post('/clawflow-llm-provider/models', perm, async (req: any, res: any) => {
-    const body = (req.body ?? {}) as Partial<ProviderDef> & { id?: string; apiKey?: string };
-    let key = typeof body.apiKey === 'string' && body.apiKey && body.apiKey !== '__PWRD__' ? body.apiKey : undefined;
-    if (!key && body.id) {
-      const creds = (RED.nodes.getCredentials(body.id) ?? {}) as Creds;
-      key = creds.apiKey;
-    }
-    const settings = settingsOf(body, key);
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new Error('timeout')), Math.min(settings.timeoutMs ?? 15_000, 15_000));
+    // The body comes from the editor, but is checked like any input: only strings are read.
+    const raw = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+    const str = (k: string) => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
+    const body: Partial<ProviderDef> = { provider: str('provider') as string, preset: str('preset'), baseUrl: str('baseUrl'), model: str('model'), timeout: str('timeout') ?? (typeof raw.timeout === 'number' ? raw.timeout : undefined) };
+    const typed = str('apiKey');
+    let key = typed && typed !== '__PWRD__' ? typed : undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
+      const id = str('id');
+      if (!key && id) {
+        // The stored key goes only to the address it was saved for: a dialog with another
+        // base URL (or provider) must have the key typed again (decision 0190).
+        const deployed = RED.nodes.getNode(id) as ProviderConfigNode | null;
+        const saved = deployed && typeof deployed.settings === 'function' ? deployed.settings() : undefined;
+        const asked = settingsOf(body, undefined);
+        if (saved && (saved.baseUrl !== asked.baseUrl || saved.provider !== asked.provider || saved.preset !== asked.preset)) {
+          res.json({ ok: false, error: RED._('clawflow-llm-provider.errors.keyOtherUrl') });
+          return;
+        }
+        key = saved?.apiKey;
+      }
+      const settings = settingsOf(body, key);
+      const ctl = new AbortController();
+      timer = setTimeout(() => ctl.abort(new Error('timeout')), Math.min(settings.timeoutMs ?? 15_000, 15_000));
       syncPluginProviders((RED as any).plugins, warn);
       const models = await createProvider(settings).listModels(ctl.signal);
       res.json({ ok: true, models: models.map((m) => m.id).sort() });
@@ -97,7 +111,7 @@ export = function (RED: NodeAPI) {
       const text = redact(`${status ? `${status}: ` : ''}${e.message ?? String(err)}`, [key]);
       res.json({ ok: false, error: text.slice(0, 400) });
     } finally {
-      clearTimeout(timer);
+      if (timer) clearTimeout(timer);
     }
   });
 };
