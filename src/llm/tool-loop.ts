@@ -12,6 +12,7 @@
  * timeout and a thrown in-process tool all become error results the model reads; only
  * provider failures, aborts and the iteration limit end the turn with an error.
  */
+import { setMaxListeners } from 'events';
 import type { InProcessTool, ToolDefinition, ToolResult } from './tool-types';
 import type { Completion, ConvMessage, ModelToolCall, Provider, Usage } from './types';
 import { LlmError } from './errors';
@@ -141,6 +142,14 @@ export interface TurnResult {
   added: ConvMessage[];
 }
 
+/**
+ * Tool calls of one model message that run; the rest get an error result the model reads
+ * (every call id needs a result). Bounds what one reply can fan out to (decision 0190).
+ */
+export const MAX_TOOL_CALLS_PER_MESSAGE = 32;
+/** More calls than this in one message end the turn: not even error results are worth sending back. */
+export const HARD_TOOL_CALLS_PER_MESSAGE = 512;
+
 type AnyTool = { kind: 'port'; tool: PortTool } | { kind: 'inproc'; tool: InProcessTool };
 
 /** Run one turn. Throws an {@link LlmError} (kind `aborted` when the signal fired). */
@@ -162,6 +171,8 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
     t.kind === 'port' ? t.tool.def : { name: t.tool.name, description: t.tool.description, inputSchema: t.tool.inputSchema },
   );
 
+  // Up to MAX_TOOL_CALLS_PER_MESSAGE calls wait on the turn's signal at once: not a leak.
+  setMaxListeners(MAX_TOOL_CALLS_PER_MESSAGE * 2 + 10, opts.signal);
   const conv: ConvMessage[] = [...opts.messages];
   const added: ConvMessage[] = [];
   const usage: Usage = { inputTokens: 0, outputTokens: 0 };
@@ -213,8 +224,20 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
       }
       continue;
     }
-    const results = await Promise.all(res.toolCalls.map((call) => runCall(call, iteration)));
-    toolCallsRun += res.toolCalls.length;
+    if (res.toolCalls.length > HARD_TOOL_CALLS_PER_MESSAGE) {
+      throw new LlmError(
+        `the model asked for ${res.toolCalls.length} tool calls in one message (at most ${HARD_TOOL_CALLS_PER_MESSAGE}): none ran; check the model and the tool descriptions`,
+        { kind: 'tool_limit', provider: completion.choice.provider.name, model: completion.choice.model },
+      );
+    }
+    const results = await Promise.all(
+      res.toolCalls.map((call, i) =>
+        i < MAX_TOOL_CALLS_PER_MESSAGE
+          ? runCall(call, iteration)
+          : { content: `Error: too many tool calls in one message (${res.toolCalls.length}); only the first ${MAX_TOOL_CALLS_PER_MESSAGE} ran. Call this one again in your next message if you still need it.`, isError: true },
+      ),
+    );
+    toolCallsRun += Math.min(res.toolCalls.length, MAX_TOOL_CALLS_PER_MESSAGE);
     res.toolCalls.forEach((call, i) => pushResult(call, results[i]));
     // Queue mode `steer`: what the user sent meanwhile is read before the model continues.
     for (const text of opts.turnId ? takeSteer(opts.turnId) : []) {
