@@ -21,10 +21,13 @@ export interface DiscordOutboundOptions {
 }
 
 /**
- * Mentions that generated text may ping: users only, never @everyone/@here or roles, and the
- * reply reference does not ping the user a second time.
+ * Mentions that generated text may ping: only the person who asked. Never @everyone/@here,
+ * roles or other users (a model told to "mention everyone in this list" cannot spam people),
+ * and the reply reference does not ping the asker a second time.
  */
-const ALLOWED_MENTIONS = { parse: ['users'], replied_user: false };
+function allowedMentions(chat: ChatEnvelope): { parse: string[]; users: string[]; replied_user: boolean } {
+  return { parse: [], users: /^\d{1,20}$/.test(chat.senderId) ? [chat.senderId] : [], replied_user: false };
+}
 
 export class DiscordOutbound {
   private readonly relay: StreamRelay;
@@ -69,20 +72,21 @@ export class DiscordOutbound {
 
   private ops(rest: REST, chat: ChatEnvelope): DraftOps {
     const channelId = chat.chatId;
+    const mentions = allowedMentions(chat);
     let reference =
       (this.opts.replyInGuilds ?? true) && chat.chatType === 'group' && chat.messageId
         ? { message_id: chat.messageId, fail_if_not_exists: false }
         : undefined;
     return {
       async send(text: string): Promise<string> {
-        const body: Record<string, unknown> = { content: text, allowed_mentions: ALLOWED_MENTIONS };
+        const body: Record<string, unknown> = { content: text, allowed_mentions: mentions };
         if (reference) body.message_reference = reference;
         const res = (await rest.post(Routes.channelMessages(channelId), { body })) as { id: string };
         reference = undefined;
         return res.id;
       },
       async edit(messageId: string, text: string): Promise<void> {
-        await rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: text, allowed_mentions: ALLOWED_MENTIONS } });
+        await rest.patch(Routes.channelMessage(channelId, messageId), { body: { content: text, allowed_mentions: mentions } });
       },
       async typing(): Promise<void> {
         await rest.post(Routes.channelTyping(channelId));

@@ -38,7 +38,8 @@ describe('discord outbound (REST through discord.js to the fake)', function () {
     assert.strictEqual(fake.sent[0].content, 'Four.');
     assert.strictEqual(fake.sent[0].channelId, fake.channelId);
     assert.deepStrictEqual(fake.sent[0].reference, { message_id: '123456789012345678', fail_if_not_exists: false });
-    assert.deepStrictEqual(fake.sent[0].allowedMentions, { parse: ['users'], replied_user: false });
+    // Only the asker may be pinged: not @everyone, roles, or other users the model names.
+    assert.deepStrictEqual(fake.sent[0].allowedMentions, { parse: [], users: [guildChat().senderId], replied_user: false });
   });
 
   it('a DM reply has no reply reference', async () => {
