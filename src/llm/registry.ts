@@ -13,6 +13,8 @@ export interface ProviderMeta {
   label?: string;
   /** Base URL the provider uses when none is set. */
   defaultBaseUrl?: string;
+  /** Model used when neither the llm node nor the provider config names one. */
+  defaultModel?: string;
   /** Whether an API key is needed (Ollama: no). */
   needsKey?: boolean;
   /** Named presets (openai-compatible: kimi, deepseek, ...). */
@@ -62,5 +64,5 @@ export function createProvider(settings: ProviderSettings): Provider {
       { kind: 'config', provider: settings.provider },
     );
   }
-  return entry.factory(settings);
+  return entry.factory(entry.meta.defaultModel && !settings.defaultModel ? { ...settings, defaultModel: entry.meta.defaultModel } : settings);
 }

@@ -284,4 +284,65 @@ describe('Node-RED editor with clawflow (Chromium)', function () {
     assert.ok(fs.statSync(path.join(shots, 'editor-quickstart.png')).size > 20_000);
     assert.deepStrictEqual(browser.pageErrors, [], 'no errors in the editor page');
   });
+
+  it('switching the provider empties the old provider\'s base URL and model', async () => {
+    const [id] = await idsOfType(page, 'clawflow-llm-provider');
+    assert.ok(id, 'the quick start brought a provider config');
+    // As an older flow has it: Ollama's address and model filled in.
+    await page.evaluate((pid) => {
+      const n = (window as any).RED.nodes.node(pid);
+      n.baseUrl = 'http://127.0.0.1:11434';
+      n.model = 'llama3.2';
+      (window as any).RED.editor.editConfig('', 'clawflow-llm-provider', pid);
+    }, id);
+    await page.waitForSelector('#node-config-input-provider option[value="openai"]', { state: 'attached' });
+    assert.strictEqual(await page.inputValue('#node-config-input-baseUrl'), 'http://127.0.0.1:11434');
+    await page.selectOption('#node-config-input-provider', 'openai');
+    assert.strictEqual(await page.inputValue('#node-config-input-baseUrl'), '', 'the Ollama address is gone');
+    assert.strictEqual(await page.inputValue('#node-config-input-model'), '', 'the Ollama model is gone');
+    assert.strictEqual(await page.getAttribute('#node-config-input-baseUrl', 'placeholder'), 'https://api.openai.com/v1');
+    assert.strictEqual(await page.getAttribute('#node-config-input-model', 'placeholder'), 'gpt-4o-mini');
+    await page.click('#node-config-dialog-ok');
+    await page.waitForSelector('#node-config-input-provider', { state: 'detached' });
+    const saved = await page.evaluate((pid) => {
+      const n = (window as any).RED.nodes.node(pid);
+      return { provider: n.provider, baseUrl: n.baseUrl, model: n.model };
+    }, id);
+    assert.deepStrictEqual(saved, { provider: 'openai', baseUrl: '', model: '' });
+
+    // Opening a config and pressing Done changes nothing (a preset and its fields survive).
+    await page.evaluate((pid) => {
+      const n = (window as any).RED.nodes.node(pid);
+      Object.assign(n, { provider: 'openai-compatible', preset: 'kimi', baseUrl: 'http://127.0.0.1:9/v1', model: 'kimi-k2' });
+      (window as any).RED.editor.editConfig('', 'clawflow-llm-provider', pid);
+    }, id);
+    await page.waitForSelector('#node-config-input-preset option[value="kimi"]', { state: 'attached' });
+    await page.click('#node-config-dialog-ok');
+    await page.waitForSelector('#node-config-input-provider', { state: 'detached' });
+    const kept = await page.evaluate((pid) => {
+      const n = (window as any).RED.nodes.node(pid);
+      return { provider: n.provider, preset: n.preset, baseUrl: n.baseUrl, model: n.model };
+    }, id);
+    assert.deepStrictEqual(kept, { provider: 'openai-compatible', preset: 'kimi', baseUrl: 'http://127.0.0.1:9/v1', model: 'kimi-k2' });
+  });
+
+  it('no example leaves a config node that the deploy would call unused', async () => {
+    for (const file of fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.json'))) {
+      const json = fs.readFileSync(path.join(repoRoot, 'examples', file), 'utf8');
+      const unused = await page.evaluate((text) => {
+        const R = (window as any).RED;
+        const before = new Set<string>();
+        R.nodes.eachConfig((n: any) => void before.add(n.id));
+        R.view.importNodes(JSON.parse(text), { addFlow: true, generateIds: true });
+        // The editor's own rule at Deploy ("You have some unused configuration nodes").
+        const found: string[] = [];
+        R.nodes.eachConfig((n: any) => {
+          if (!before.has(n.id) && n._def.hasUsers !== false && n.users.length === 0) found.push(`${n.type} '${n.name || n.id}'`);
+        });
+        R.history.pop();
+        return found;
+      }, json);
+      assert.deepStrictEqual(unused, [], `${file}: config nodes with no users`);
+    }
+  });
 });

@@ -113,4 +113,4 @@ function anthropicProvider(settings: ProviderSettings): Provider {
   };
 }
 
-registerProvider('anthropic', anthropicProvider, { label: 'Anthropic', defaultBaseUrl: 'https://api.anthropic.com', needsKey: true });
+registerProvider('anthropic', anthropicProvider, { label: 'Anthropic', defaultBaseUrl: 'https://api.anthropic.com', defaultModel: 'claude-3-5-haiku-latest', needsKey: true });

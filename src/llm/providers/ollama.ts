@@ -111,4 +111,4 @@ function ollamaProvider(settings: ProviderSettings): Provider {
   };
 }
 
-registerProvider('ollama', ollamaProvider, { label: 'Ollama', defaultBaseUrl: 'http://127.0.0.1:11434', needsKey: false });
+registerProvider('ollama', ollamaProvider, { label: 'Ollama', defaultBaseUrl: 'http://127.0.0.1:11434', defaultModel: 'llama3.2', needsKey: false });

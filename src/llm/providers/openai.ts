@@ -8,5 +8,5 @@ registerProvider(
   'openai',
   (settings) =>
     chatCompletionsProvider('openai', settings, { maxTokensField: 'max_completion_tokens', echoReasoning: false, streamUsage: true }, 'https://api.openai.com/v1'),
-  { label: 'OpenAI', defaultBaseUrl: 'https://api.openai.com/v1', needsKey: true },
+  { label: 'OpenAI', defaultBaseUrl: 'https://api.openai.com/v1', defaultModel: 'gpt-4o-mini', needsKey: true },
 );

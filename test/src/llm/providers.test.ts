@@ -150,6 +150,18 @@ describe('llm provider quirks', () => {
     }
   });
 
+  it('a provider config without a model uses the provider default model; a set one wins', () => {
+    const defaults: Record<string, string> = { openai: 'gpt-4o-mini', anthropic: 'claude-3-5-haiku-latest', ollama: 'llama3.2' };
+    for (const [provider, model] of Object.entries(defaults)) {
+      assert.equal(createProvider({ provider }).defaultModel, model, provider);
+      assert.equal(createProvider({ provider, defaultModel: 'mine' }).defaultModel, 'mine', `${provider} with a model set`);
+      assert.equal(listProviders().find((p) => p.name === provider)!.meta.defaultModel, model, `${provider} tells the editor`);
+    }
+    // A bare openai-compatible endpoint has no default to guess; its presets do.
+    assert.equal(createProvider({ provider: 'openai-compatible' }).defaultModel, undefined);
+    assert.equal(createProvider({ provider: 'openai-compatible', preset: 'deepseek' }).defaultModel, 'deepseek-chat');
+  });
+
   it('the registry lists the built-ins with presets', () => {
     const names = listProviders().map((p) => p.name);
     for (const n of ['anthropic', 'ollama', 'openai', 'openai-compatible']) assert.ok(names.includes(n), n);
