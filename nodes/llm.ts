@@ -50,6 +50,12 @@ interface LlmDef extends NodeDef {
 
 type Status = NodeStatus;
 
+/**
+ * How long a turn waits for an MCP server that is still in its first connect (just deployed, an
+ * `npx` stdio server that takes seconds) before it runs without that server's tools.
+ */
+const MCP_FIRST_CONNECT_WAIT_MS = 30_000;
+
 const num = (v: unknown, dflt: number | undefined): number | undefined => {
   if (v === '' || v === undefined || v === null) return dflt;
   const n = Number(v);
@@ -137,6 +143,20 @@ export = function (RED: NodeAPI) {
       return sel.tools;
     }
 
+    /**
+     * Wait (bounded, cancelled by `signal`) for the servers still in their first connect, so the
+     * first turn after a deploy offers their tools. A server reconnecting after it was ready keeps
+     * its known tools and is not waited for; one whose first attempt failed is not either.
+     */
+    async function whenMcpToolsKnown(signal: AbortSignal): Promise<void> {
+      if (!allow.length) return;
+      const pending = servers.filter((h) => h.connection.state === 'connecting' && !h.connection.tools.length);
+      if (!pending.length) return;
+      show({ fill: 'yellow', shape: 'ring', text: t('status.mcpWaiting', { name: pending.map((h) => h.connection.name).join("', '") }) });
+      await Promise.all(pending.map((h) => h.connection.whenToolsKnown(MCP_FIRST_CONNECT_WAIT_MS, signal)));
+      show(null);
+    }
+
     function mcpChanged() {
       if (closed) return;
       render(); // also reports missing names as soon as the tools are known
@@ -208,7 +228,7 @@ export = function (RED: NodeAPI) {
       } catch (err) {
         return finish(() => fail(err as Error, true));
       }
-      runTurn({
+      whenMcpToolsKnown(signal).then(() => runTurn({
         providers: choices,
         system: config.system || undefined,
         messages: history,
@@ -270,7 +290,7 @@ export = function (RED: NodeAPI) {
             node.warn(t('status.failover', { error: e.message, next: next.label ?? next.provider.name }));
           },
         },
-      }).then(
+      })).then(
         (r: TurnResult) =>
           finish(() => {
             if (!r.text.trim()) {

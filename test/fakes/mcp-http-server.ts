@@ -5,6 +5,8 @@
  * `crash()` drops every socket and stops listening (a server that died or a network that went
  * away); `restart()` listens again on the same port with no sessions (a fresh server process).
  * With `token` set, requests without `Authorization: Bearer <token>` get a 401.
+ * With `initializeDelayMs`, each `initialize` request waits that long before it is answered
+ * (a server that is slow to start a session).
  */
 import http from 'http';
 import type { AddressInfo, Socket } from 'net';
@@ -29,7 +31,7 @@ export interface FakeMcpHttp {
   close(): Promise<void>;
 }
 
-export async function startFakeMcpHttp(opts: { token?: string; port?: number } = {}): Promise<FakeMcpHttp> {
+export async function startFakeMcpHttp(opts: { token?: string; port?: number; initializeDelayMs?: number } = {}): Promise<FakeMcpHttp> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const sockets = new Set<Socket>();
   const calls: Record<string, number> = {};
@@ -78,6 +80,7 @@ export async function startFakeMcpHttp(opts: { token?: string; port?: number } =
         },
       });
       transport = t;
+      if (opts.initializeDelayMs) await new Promise((r) => setTimeout(r, opts.initializeDelayMs));
       const mcp = buildFakeMcpServer({ calls, onCrash: () => void api.crash() });
       await mcp.connect(t);
     }

@@ -51,6 +51,12 @@ export interface McpConnectionOptions {
   connectTimeoutMs?: number;
   /** Values hidden from every message this connection produces (env / header secrets). */
   secrets?: string[];
+  /**
+   * How long a tool call waits for a server that is down (reconnecting) before it answers
+   * "unreachable", at most its own timeout. Default 8 s: the model and the user hear about a
+   * dead server quickly instead of after the whole tool timeout.
+   */
+  callReconnectWaitMs?: number;
 }
 
 export interface McpCallOptions {
@@ -67,6 +73,8 @@ export class McpAuthError extends Error {
 const CLIENT_INFO = { name: 'clawflow', version: '0.1.0' };
 /** How long `close` waits for an HTTP session DELETE before giving up on it. */
 const TERMINATE_WAIT_MS = 2000;
+/** How much of a crashed child's stderr goes into its error message. */
+const STDERR_IN_MESSAGE = 300;
 
 export class McpConnection extends EventEmitter {
   readonly name: string;
@@ -76,6 +84,7 @@ export class McpConnection extends EventEmitter {
   private readonly pingIntervalMs: number;
   private readonly connectTimeoutMs: number;
   private readonly secrets: string[];
+  private readonly callReconnectWaitMs: number;
 
   private _state: McpState = 'stopped';
   private _error: string | null = null;
@@ -101,6 +110,7 @@ export class McpConnection extends EventEmitter {
     this.backoff = new Backoff(opts.backoff);
     this.pingIntervalMs = opts.pingIntervalMs ?? 30_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
+    this.callReconnectWaitMs = opts.callReconnectWaitMs ?? 8_000;
     let cfg: McpTransportConfig | null = null;
     let cfgErr: string | null = null;
     try {
@@ -129,6 +139,34 @@ export class McpConnection extends EventEmitter {
   /** The stdio child's pid while one runs. */
   get pid(): number | null {
     return this.built?.pid() ?? null;
+  }
+
+  /**
+   * Resolve once the first connect has settled: right away unless the state is `connecting`
+   * (the first attempt, no tools known yet), else when it turns ready, fails, stops or goes on
+   * to retry, or after `timeoutMs` (default: the connect timeout), or when `signal` aborts.
+   * Resolves to whether tools are known then. Never rejects; leaves no timer or listener.
+   *
+   * A turn that starts right after a deploy waits on this, so that a slow server (an `npx`
+   * stdio server takes seconds) does not leave the model with no tools at all.
+   */
+  whenToolsKnown(timeoutMs: number = this.connectTimeoutMs, signal?: AbortSignal): Promise<boolean> {
+    const known = () => this._state === 'ready' || this._tools.length > 0;
+    if (this._state !== 'connecting' || signal?.aborted || timeoutMs <= 0) return Promise.resolve(known());
+    return new Promise<boolean>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.off('state', onState);
+        signal?.removeEventListener('abort', finish);
+        resolve(known());
+      };
+      const onState = (state: McpState) => {
+        if (state !== 'connecting') finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.on('state', onState);
+      signal?.addEventListener('abort', finish, { once: true });
+    });
   }
 
   /** Begin connecting (once). Never throws; watch `state` events. */
@@ -253,8 +291,11 @@ export class McpConnection extends EventEmitter {
     if (gen !== this.generation || this.closed || this._state !== 'ready') return;
     this.generation++;
     this.clearTimers();
+    // A stdio child that died: how it ended and its last words, short and without secrets.
+    const exit = this.built?.exitInfo();
     const tail = this.built?.stderrTail();
-    const why = tail ? `${reason}: ${this.clean(tail)}` : reason;
+    let why = exit ? `${reason} (${exit})` : reason;
+    if (tail) why = `${why}: ${this.clean(tail).slice(0, STDERR_IN_MESSAGE)}`;
     // A connection that held for a while starts the backoff over; one that flaps keeps growing.
     if (Date.now() - this.readyAt >= this.backoff.maxMs) this.backoff.reset();
     void this.dropClient(false).then(() => {
@@ -373,7 +414,11 @@ export class McpConnection extends EventEmitter {
     }
   }
 
-  /** Resolve when ready; reject on stop/failure, timeout or abort. Leaves no timer or listener. */
+  /**
+   * Resolve when ready; reject on stop/failure, timeout or abort. Leaves no timer or listener.
+   * A server that is down gets at most `callReconnectWaitMs` of the call's time to come back:
+   * then the call answers "unreachable" with the last connection error.
+   */
   private whenReady(opts: McpCallOptions, started: number): Promise<void> {
     if (this._state === 'ready' && this.client) return Promise.resolve();
     if (this._state === 'stopped') return Promise.reject(new Error('the server connection is stopped'));
@@ -391,11 +436,19 @@ export class McpConnection extends EventEmitter {
         else if (state === 'stopped' || state === 'failed') finish(new Error(this._error ?? `the server connection is ${state}`));
       };
       const onAbort = () => finish(new Error('cancelled while waiting for the server to reconnect'));
-      const wait = Math.max(0, opts.timeoutMs - (Date.now() - started));
-      const timer = setTimeout(
-        () => finish(new Error(`the server was not connected within ${opts.timeoutMs} ms (${this._state}${this._error ? `: ${this._error}` : ''})`)),
-        wait,
-      );
+      const left = Math.max(0, opts.timeoutMs - (Date.now() - started));
+      const capped = this.callReconnectWaitMs < left;
+      const wait = capped ? this.callReconnectWaitMs : left;
+      const timer = setTimeout(() => {
+        const why = this._error ? `: ${this._error}` : '';
+        finish(
+          new Error(
+            capped
+              ? `the server is unreachable (still ${this._state} after ${wait} ms; the call was not sent)${why}`
+              : `the server was not connected within ${opts.timeoutMs} ms (${this._state}${why})`,
+          ),
+        );
+      }, wait);
       this.on('state', onState);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -14,6 +14,8 @@ export interface BuiltTransport {
   pid(): number | null;
   /** The last lines the child wrote to stderr (stdio): the usual reason a server dies. */
   stderrTail(): string;
+  /** How the stdio child ended (`exit code 3`, `signal SIGKILL`), once it has; '' otherwise. */
+  exitInfo(): string;
   /** End the server side of the session if the transport has one (HTTP DELETE). Never throws. */
   terminate(): Promise<void>;
   /** Remove listeners this module added. */
@@ -39,13 +41,28 @@ export function buildTransport(config: McpTransportConfig): BuiltTransport {
     };
     const stderr = t.stderr;
     stderr?.on('data', onData);
+    // The SDK keeps the child private and reports only "closed"; its 'exit' (which comes before
+    // the 'close' the SDK acts on) says why. Without that field we simply know less.
+    let exit = '';
+    let child: { once(ev: 'exit', fn: (code: number | null, signal: string | null) => void): unknown; off(ev: 'exit', fn: (...a: any[]) => void): unknown } | undefined;
+    const onExit = (code: number | null, signal: string | null) => {
+      exit = signal ? `signal ${signal}` : code !== null ? `exit code ${code}` : '';
+    };
+    const start = t.start.bind(t);
+    t.start = async () => {
+      await start();
+      child = (t as unknown as { _process?: typeof child })._process;
+      child?.once('exit', onExit);
+    };
     return {
       transport: t,
       pid: () => t.pid,
       stderrTail: () => tail.trim().split('\n').slice(-3).join(' | '),
+      exitInfo: () => exit,
       terminate: async () => undefined,
       dispose: () => {
         stderr?.off('data', onData);
+        child?.off('exit', onExit);
       },
     };
   }
@@ -58,6 +75,7 @@ export function buildTransport(config: McpTransportConfig): BuiltTransport {
     transport: t,
     pid: () => null,
     stderrTail: () => '',
+    exitInfo: () => '',
     terminate: async () => {
       if (!t.sessionId) return;
       try {
