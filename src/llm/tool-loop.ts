@@ -333,7 +333,7 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
   }
 
   function pushResult(call: ModelToolCall, result: ToolResult): void {
-    const msg: ConvMessage = { role: 'tool', toolCallId: call.id, name: call.name, content: result.content, isError: result.isError };
+    const msg: ConvMessage = { role: 'tool', toolCallId: call.id, name: call.name, content: modelText(result), isError: result.isError };
     conv.push(msg);
     added.push(msg);
   }
@@ -421,6 +421,16 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
       opts.signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/**
+ * The text the model reads for a tool result. OpenAI and Ollama have no error flag on a tool
+ * message, so a failed result (an MCP `isError`, a tool-result node's error) that does not say
+ * so itself is marked `Error: `; otherwise the model takes "disk full" for the tool's answer.
+ */
+export function modelText(result: ToolResult): string {
+  if (!result.isError || /^\s*error\b/i.test(result.content)) return result.content;
+  return `Error: ${result.content}`;
 }
 
 /** Seconds for a message: whole seconds, or one decimal below 10 s (0.5 s, not 0 s). */
