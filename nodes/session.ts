@@ -124,6 +124,14 @@ export = function (RED: NodeAPI) {
             done();
             return;
           }
+          if (r.status === 'duplicate') {
+            // Delivered again (a restart before the channel confirmed it): it was accepted
+            // before and runs (or ran) once; answering it again would answer twice.
+            node.log(t('log.duplicate', { key: r.key }));
+            handedOff(handoff);
+            done();
+            return;
+          }
           if (handoff && r.status === 'rejected' && r.reason === 'closed') {
             // Closing under a redeploy: the channel delivers it again, no "send it again" reply.
             cancelHandoff(handoff);

@@ -21,7 +21,7 @@ import { linkedPerson } from './identity';
 import { Debouncer } from './debounce';
 import type { OpenResult, SessionStore } from './store';
 import { isSharedStore, StoreUnavailableError, type SharedSessionStore, type SharedStoreSignal } from './shared-store';
-import type { ClaimedTurn, HistoryEntry, QueuedMessage, SessionRecord, TurnStatus } from './types';
+import { platformIdOf, type ClaimedTurn, type HistoryEntry, type QueuedMessage, type SessionRecord, type TurnStatus } from './types';
 
 /**
  * What happens to a message that arrives while its session is busy:
@@ -96,6 +96,8 @@ export type RejectReason = 'busy' | 'session_busy' | 'closed' | 'budget_exceeded
 
 export type SubmitResult =
   | { status: 'accepted'; key: string; id: string; steered?: boolean }
+  /** The channel delivered a message again that this session already accepted: nothing to do. */
+  | { status: 'duplicate'; key: string }
   /** `notify`: with `budget_exceeded`, true only for the first refusal of the day to this peer. */
   | { status: 'rejected'; key: string; reason: RejectReason; notify?: boolean }
   | { status: 'reset'; key: string }
@@ -112,6 +114,8 @@ export interface GatewayStats {
   rejected: number;
   /** Turns released by the lease timer. */
   expired: number;
+  /** Messages a channel delivered again after this session had accepted them (ignored). */
+  duplicates: number;
   /** Tokens reported by ended turns since start. */
   tokens: number;
   /** Messages refused over budget without a reply (the one polite reply a day already went). */
@@ -181,6 +185,7 @@ export class Gateway {
   private accepted = 0;
   private rejected = 0;
   private expiredCount = 0;
+  private duplicates = 0;
   /** The store when several instances share it (Redis): it signals, and leases need renewing. */
   private readonly shared: SharedSessionStore | undefined;
   private offShared: (() => void) | undefined;
@@ -309,6 +314,8 @@ export class Gateway {
       ...(meta.origin ? { origin: meta.origin } : {}),
       ...(meta.groupContext?.length ? { groupContext: meta.groupContext } : {}),
     };
+    const platformId = platformIdOf(chat);
+    if (platformId) msg.platformId = platformId;
     let r;
     try {
       r = await this.store.enqueue(msg, {
@@ -320,7 +327,12 @@ export class Gateway {
       this.storeDown = err.message;
       return this.reject(key, 'unavailable');
     }
-    if (!r.accepted) return this.reject(key, r.reason);
+    if (!r.accepted) {
+      if (r.reason !== 'duplicate') return this.reject(key, r.reason);
+      this.duplicates++;
+      this.changed();
+      return { status: 'duplicate', key };
+    }
     this.accepted++;
     this.waiting++;
     if (ledger) {
@@ -500,6 +512,7 @@ export class Gateway {
       accepted: this.accepted,
       rejected: this.rejected,
       expired: this.expiredCount,
+      duplicates: this.duplicates,
       tokens: this.tokens,
       budgetDropped: this.budgetDropped,
       ...(this.storeDown ? { storeDown: this.storeDown } : {}),

@@ -56,6 +56,9 @@ export abstract class LogBackedStore implements SessionStore {
     this.assertOpen();
     const key = msg.key;
     const sessionWaiting = (this.sessions.get(key)?.pending.length ?? 0) + (this.reserved.get(key) ?? 0);
+    if (this.sessions.get(key)?.hasSeen(msg.platformId)) {
+      return { accepted: false, reason: 'duplicate', waiting: this.waiting, sessionWaiting };
+    }
     if (sessionWaiting >= bounds.maxWaitingPerSession) {
       return Promise.resolve({ accepted: false, reason: 'session_busy', waiting: this.waiting, sessionWaiting });
     }
@@ -72,6 +75,12 @@ export abstract class LogBackedStore implements SessionStore {
     return this.serial(key, async () => {
       let log = this.sessions.get(key);
       const created = !log;
+      if (log?.hasSeen(msg.platformId)) {
+        // The same message twice at once: the first one's write ran before this one.
+        this.waiting--;
+        unreserve();
+        return { accepted: false as const, reason: 'duplicate' as const, waiting: this.waiting, sessionWaiting: log.pending.length };
+      }
       try {
         if (!log) {
           const info = sessionInfoOf(msg.chat);

@@ -15,6 +15,8 @@
  * - `P ready` zset: sessions with messages waiting and no running turn, by arrival sequence;
  * - `P slots` zset: sessions with a running turn, by lease expiry (ms): the global limit;
  * - `P waiting` counter of all waiting messages; `P seq` arrival sequence.
+ * - `P seen:k \n platformId` (TTL a day): a message of session k accepted lately, so the same
+ *   message delivered again is refused as a duplicate.
  * A queue entry is `seq \n historyEntryJSON \n queuedMessageJSON`, built so the scripts never
  * parse JSON (cjson would turn `[]` into `{}`): the history entry is prepared by the caller.
  *
@@ -74,12 +76,19 @@ local function requeue(key)
 end
 `;
 
-/** ARGV: P, k, entry, info, now, maxWaiting, maxPerSession -> {accepted, reason, waiting, sessionWaiting} */
+/**
+ * ARGV: P, k, entry, info, now, maxWaiting, maxPerSession, platformId ('' for none), seenTtlS
+ * -> {accepted, reason, waiting, sessionWaiting}. An accepted platform id is kept for seenTtlS
+ * under `P seen:k \n id`: the same id again is a `duplicate` (a channel delivering again).
+ */
 export const ENQUEUE = `${COMMON}
 local sw = redis.call('LLEN', Q)
 local w = tonumber(redis.call('GET', WAITING) or '0')
+local seen = P .. 'seen:' .. k .. '\\n' .. ARGV[8]
+if ARGV[8] ~= '' and redis.call('EXISTS', seen) == 1 then return {0, 'duplicate', w, sw} end
 if sw >= tonumber(ARGV[7]) then return {0, 'session_busy', w, sw} end
 if w >= tonumber(ARGV[6]) then return {0, 'busy', w, sw} end
+if ARGV[8] ~= '' then redis.call('SET', seen, '1', 'EX', ARGV[9]) end
 local seq = redis.call('INCR', SEQ)
 if redis.call('EXISTS', S) == 0 then
   redis.call('HSET', S, 'info', ARGV[4], 'createdAt', ARGV[5], 'updatedAt', ARGV[5], 'fence', 0, 'context', '{}')

@@ -36,6 +36,12 @@ import type {
   TurnOutcome,
 } from './types';
 
+/**
+ * How long an accepted message's platform id is remembered (s). A channel delivers again within
+ * minutes (Telegram after a crash, at the next start); a day also covers a long outage.
+ */
+const SEEN_TTL_S = 86_400;
+
 export interface RedisSessionStoreOptions {
   /** Default `redis://127.0.0.1:6379`. A password here works, but belongs in `password`. */
   url?: string;
@@ -195,9 +201,9 @@ export class RedisSessionStore implements SharedSessionStore {
 
   async enqueue(msg: QueuedMessage, bounds: BacklogBounds): Promise<EnqueueResult> {
     const entry = `${JSON.stringify(userEntry(msg))}\n${JSON.stringify(msg)}`;
-    const r = (await this.run('cfEnqueue', msg.key, entry, JSON.stringify(sessionInfoOf(msg.chat)), msg.ts, bounds.maxWaiting, bounds.maxWaitingPerSession)) as [number, string, number, number];
+    const r = (await this.run('cfEnqueue', msg.key, entry, JSON.stringify(sessionInfoOf(msg.chat)), msg.ts, bounds.maxWaiting, bounds.maxWaitingPerSession, msg.platformId ?? '', SEEN_TTL_S)) as [number, string, number, number];
     if (r[0] === 1) return { accepted: true, waiting: r[2], sessionWaiting: r[3] };
-    return { accepted: false, reason: r[1] as 'busy' | 'session_busy', waiting: r[2], sessionWaiting: r[3] };
+    return { accepted: false, reason: r[1] as 'busy' | 'session_busy' | 'duplicate', waiting: r[2], sessionWaiting: r[3] };
   }
 
   async claim(key: string, turnId: string, take: ClaimTake, historyLimit: number, _now?: number): Promise<ClaimedTurn | null> {

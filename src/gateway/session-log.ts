@@ -4,7 +4,7 @@
  * replays the file through the same `apply`. One code path for both means what the file store
  * recovers is exactly what the memory store would have held.
  */
-import type { HistoryEntry, QueuedMessage, SessionInfo, SessionRecord, TurnStatus } from './types';
+import { SEEN_PLATFORM_IDS, type HistoryEntry, type QueuedMessage, type SessionInfo, type SessionRecord, type TurnStatus } from './types';
 import type { CompactionState } from './compaction';
 
 /** A line of a session transcript. */
@@ -48,6 +48,8 @@ export class SessionLog {
   /** Resets so far: a compaction made before a reset must not apply after it. */
   epoch = 0;
   summary: CompactionState | undefined;
+  /** Platform ids of the latest accepted messages, oldest first (rebuilt by the replay). */
+  private readonly seen = new Set<string>();
 
   constructor(
     readonly key: string,
@@ -69,6 +71,7 @@ export class SessionLog {
         return;
       case 'enq':
         this.pending.push(ev.msg);
+        if (ev.msg.platformId) this.remember(ev.msg.platformId);
         this.updatedAt = Math.max(this.updatedAt, ev.msg.ts);
         return;
       case 'start': {
@@ -112,6 +115,16 @@ export class SessionLog {
         this.summary = { text: ev.summary, covers: ev.covers, epoch: ev.epoch };
         return;
     }
+  }
+
+  /** Whether a message with this platform id was accepted here lately (a re-delivery). */
+  hasSeen(platformId: string | undefined): boolean {
+    return !!platformId && this.seen.has(platformId);
+  }
+
+  private remember(platformId: string): void {
+    this.seen.add(platformId);
+    if (this.seen.size > SEEN_PLATFORM_IDS) this.seen.delete(this.seen.values().next().value as string);
   }
 
   /** Put the running turn's messages back at the head of the queue (it will run again). */

@@ -45,6 +45,12 @@ export interface QueuedMessage {
   /** Id of the node that accepted it: the turn leaves from the same node if it still exists. */
   origin?: string;
   /**
+   * The platform's id of this message in its session ({@link platformIdOf}): a channel that
+   * delivers again (Telegram after a crash before it confirmed the update) brings the same id,
+   * and the store refuses it as a `duplicate` instead of running the turn twice.
+   */
+  platformId?: string;
+  /**
    * Group messages that did not mention the bot, sent before this one (group-context.ts).
    * Journaled with the message so a re-run turn sees them; never committed to history.
    */
@@ -120,6 +126,18 @@ export interface BacklogBounds {
 
 export type EnqueueResult =
   | { accepted: true; waiting: number; sessionWaiting: number }
-  | { accepted: false; reason: 'busy' | 'session_busy'; waiting: number; sessionWaiting: number };
+  | { accepted: false; reason: 'busy' | 'session_busy' | 'duplicate'; waiting: number; sessionWaiting: number };
+
+/** How many recent platform ids a session remembers for recognising a re-delivery. */
+export const SEEN_PLATFORM_IDS = 200;
+
+/**
+ * The id that recognises a re-delivered message: the platform message id, plus the edit time
+ * for an edit (an edit is a new message with the same id).
+ */
+export function platformIdOf(chat: { messageId?: string; edited?: boolean; timestamp?: number }): string | undefined {
+  if (!chat.messageId) return undefined;
+  return chat.edited ? `${chat.messageId}@${chat.timestamp ?? ''}` : chat.messageId;
+}
 
 export type FinishResult = { ok: true; sessionWaiting: number } | { ok: false; reason: 'stale' };

@@ -184,4 +184,37 @@ describe('e2e process: kill -9 mid-turn (Telegram, file store)', function () {
     }
     assert.deepStrictEqual(crashLines(nr.log()), []);
   });
+
+  /**
+   * Once a bug: a kill after the session journaled a burst but before the offset was saved made
+   * Telegram deliver the burst again, and each message ran twice (from the journal and as the
+   * new update). The session store now knows the message ids it accepted.
+   */
+  it('answers a burst once when Telegram delivers it again after the kill', async () => {
+    const userDir = makeUserDir(snap, 'kill-redeliver');
+    nr = await startOn(userDir);
+    await deploy(nr, telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file' }));
+    await flowsStarted(nr);
+    await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
+    const who: FakeUser = { id: 3500, is_bot: false, first_name: 'R' };
+    const texts = ['burst-1', 'burst-2', 'burst-3'];
+    const updates = texts.map((text) => tg.userSays(text, { from: who, chat: { id: who.id, type: 'private' } }));
+    await waitUntil(() => texts.every((t) => journalHas(userDir, t)), 'the burst in the session journal', 15_000);
+    await killHard(nr);
+    // What Telegram does when the kill came before the offset reached it: the same messages again.
+    for (const u of updates) tg.injectUpdate({ message: u.message });
+
+    nr = await startOn(userDir);
+    await flowsStarted(nr);
+    const answers = (text: string) => tg.sent(who.id).filter((m) => coveredBy(m.text).includes(text)).length;
+    await waitUntil(() => texts.every((t) => answers(t) >= 1), 'an answer to every message of the burst', 30_000, () =>
+      JSON.stringify(tg.sent(who.id).map((m) => m.text)),
+    );
+    await tg.waitFor(() => tg.pending() === 0, 'the new deliveries confirmed', 10_000);
+    // Give a second run of any message time to show (the LLM takes 1.5 s per turn).
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.deepStrictEqual(texts.map(answers), [1, 1, 1], `answers: ${JSON.stringify(tg.sent(who.id).map((m) => m.text))}`);
+    assert.match(nr.log(), /delivered again by its channel was ignored/);
+    assert.deepStrictEqual(crashLines(nr.log()), []);
+  });
 });

@@ -21,7 +21,8 @@ export function chatOf(peer: string, over: Partial<ChatEnvelope> = {}): ChatEnve
     senderId: peer,
     senderName: `Peer ${peer}`,
     text,
-    messageId: String(++seq),
+    // Unique across processes too: the multi-instance tests run workers side by side.
+    messageId: `${process.pid}.${++seq}`,
     mentioned: true,
     attachments: [],
     timestamp: Date.now(),

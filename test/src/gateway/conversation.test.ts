@@ -224,6 +224,52 @@ describe('gateway conversation management', () => {
     });
   });
 
+  perBackend('a message delivered again', () => {
+    it('is accepted once, also after a restart; an edit or another message id is new', async () => {
+      let g = await open({}, durable());
+      let t = turns(g);
+      const first = chatOf('alice', { text: 'hello', messageId: '501' });
+      assert.strictEqual((await g.submit(first)).status, 'accepted');
+      // The same update again at once (a channel retrying) and a burst of it in parallel.
+      assert.strictEqual((await g.submit({ ...first })).status, 'duplicate');
+      const burst = await Promise.all([g.submit(chatOf('alice', { text: 'b', messageId: '502' })), g.submit(chatOf('alice', { text: 'b', messageId: '502' }))]);
+      assert.deepStrictEqual(burst.map((r) => r.status).sort(), ['accepted', 'duplicate']);
+      const turn = await t.next();
+      assert.strictEqual(turn.text, 'hello');
+      // Killed before the channel confirmed: Telegram delivers all of it again to the next start.
+      await g.close();
+      g = await open({}, durable());
+      t = turns(g);
+      assert.strictEqual((await g.submit({ ...first })).status, 'duplicate');
+      assert.strictEqual((await g.submit(chatOf('alice', { text: 'b', messageId: '502' }))).status, 'duplicate');
+      const edited = await g.submit(chatOf('alice', { text: 'hello!', messageId: '501', edited: true, timestamp: 1_700_000_000_000 }));
+      assert.strictEqual(edited.status, 'accepted', 'an edit is a new message');
+      assert.strictEqual((await g.submit(chatOf('alice', { text: 'new', messageId: '503' }))).status, 'accepted');
+      // Another chat may reuse a message id (ids are per chat on Telegram).
+      assert.strictEqual((await g.submit(chatOf('bob', { text: 'hi', messageId: '501' }))).status, 'accepted');
+      // Each accepted message runs exactly once: the interrupted one, then the rest in order.
+      const texts: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const next = await t.next();
+        texts.push(next.text);
+        await g.endTurn(next, { reply: 'ok' });
+      }
+      assert.deepStrictEqual(texts.sort(), ['b', 'hello', 'hello!', 'hi', 'new']);
+      await assert.rejects(t.next(300), /no turn/);
+      assert.strictEqual(g.stats().duplicates, 2);
+    });
+
+    it('a message without a platform id is never taken for a duplicate', async () => {
+      const g = await open();
+      const t = turns(g);
+      const bare = chatOf('carol', { text: 'x', messageId: undefined });
+      assert.strictEqual((await g.submit(bare)).status, 'accepted');
+      assert.strictEqual((await g.submit({ ...bare })).status, 'accepted');
+      await g.endTurn(await t.next(), { reply: 'one' });
+      await g.endTurn(await t.next(), { reply: 'two' });
+    });
+  });
+
   it('foldCount keeps the last N user turns (a run of user entries is one turn)', () => {
     const h = (roles: string) => [...roles].map((r) => ({ role: r === 'u' ? 'user' : 'assistant', content: r }) as HistoryEntry);
     assert.strictEqual(foldCount(h('uauaua'), 2), 2);

@@ -71,7 +71,7 @@ describe('gateway scheduler', () => {
     assert.strictEqual(fake.maxPerSession, 1);
     assert.strictEqual(w.records.length, accepted, 'every accepted message got exactly one turn');
     assert.ok(w.records.every((r) => r.outcome === 'ended'));
-    assert.deepStrictEqual(g.stats(), { active: 0, waiting: 0, accepted, rejected: busy, expired: 0, tokens: 0, budgetDropped: 0 });
+    assert.deepStrictEqual(g.stats(), { active: 0, waiting: 0, accepted, rejected: busy, expired: 0, duplicates: 0, tokens: 0, budgetDropped: 0 });
   });
 
   it('accepts all 200 messages from 50 sessions with the default bounds, never more than 10 at once', async () => {
