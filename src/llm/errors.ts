@@ -165,6 +165,12 @@ export function classify(err: unknown, ctx: ErrorContext): LlmError {
     const detail = providerDetail(e) ?? raw;
     return new LlmError(describe(kind, ctx, status, detail), { ...base, kind, status, retryAfterMs, hint: HINTS[kind] });
   }
+  const event = streamErrorEvent(e);
+  if (event) {
+    const { kind, status: evStatus } = streamEventKind(event);
+    const detail = `the server reported an error in the stream: ${event.type ? `${event.type}: ` : ''}${event.message || '(no message)'}`;
+    return new LlmError(describe(kind, ctx, evStatus, detail), { ...base, kind, status: evStatus, hint: HINTS[kind] });
+  }
   if (e.name === 'StreamCutError') {
     return new LlmError(describe('network', ctx, undefined, raw), { ...base, kind: 'network', hint: HINTS.network });
   }
@@ -213,6 +219,67 @@ function providerDetail(e: any): string | undefined {
   }
   if (typeof body === 'string') return body;
   return undefined;
+}
+
+/** What the server said in an error event of a stream it had started. */
+interface StreamEvent {
+  type?: string;
+  code?: string | number;
+  message: string;
+}
+
+/**
+ * The error event inside a stream, if `e` is one: our {@link StreamErrorEvent} (Ollama), or an
+ * SDK `APIError` without an HTTP status that carries the event's body (the openai SDK for a
+ * `data: {"error":…}` chunk; @anthropic-ai/sdk for `event: error`, body `{type:'error', error}`).
+ */
+function streamErrorEvent(e: any): StreamEvent | undefined {
+  if (e instanceof StreamErrorEvent) return { type: e.type, code: e.code, message: e.message };
+  if (e.status !== undefined && e.status !== null) return undefined;
+  const body = e.error;
+  if (!body || typeof body !== 'object' || body instanceof Error) return undefined;
+  const inner = body.error && typeof body.error === 'object' ? body.error : body;
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const type = str(inner.type) ?? (inner === body ? undefined : str(e.type));
+  const code = typeof inner.code === 'number' || str(inner.code) ? inner.code : undefined;
+  const message = str(inner.message) ?? '';
+  if (!type && code === undefined && !message) return undefined;
+  return { type, code, message };
+}
+
+/**
+ * Kind for a stream error event. A numeric code is an HTTP status (OpenAI-compatible servers
+ * send `code: 503`); otherwise the error type or code names it. The message decides only
+ * between overloaded, rate-limited and a server error (Ollama sends nothing else). Anything
+ * unknown is a server error: the server spoke the protocol and said it failed.
+ */
+function streamEventKind(ev: StreamEvent): { kind: LlmErrorKind; status?: number } {
+  if (typeof ev.code === 'number' && ev.code >= 400 && ev.code < 600) return { kind: kindForStatus(ev.code), status: ev.code };
+  const name = `${ev.type ?? ''} ${typeof ev.code === 'string' ? ev.code : ''}`.toLowerCase();
+  const says = (re: RegExp) => re.test(name);
+  if (says(/overload|unavailable|capacity/)) return { kind: 'overloaded' };
+  if (says(/rate.?limit|too.?many.?requests/)) return { kind: 'rate_limit' };
+  if (says(/auth|permission|api.?key|unauthori[sz]ed|forbidden/)) return { kind: 'auth' };
+  if (says(/invalid|bad.?request|not.?found|unprocessable|context.?length/)) return { kind: 'bad_request' };
+  const text = ev.message.toLowerCase();
+  if (/overload|busy|unavailable|capacity/.test(text)) return { kind: 'overloaded' };
+  if (/rate.?limit|too many requests/.test(text)) return { kind: 'rate_limit' };
+  return { kind: 'server' };
+}
+
+/**
+ * The server reported an error inside a stream it had started (a provider that gets it as plain
+ * text, like Ollama's `{"error": "..."}` line, wraps it in this). Classified by what it says.
+ */
+export class StreamErrorEvent extends Error {
+  readonly type?: string;
+  readonly code?: string | number;
+  constructor(message: string, info: { type?: string; code?: string | number } = {}) {
+    super(message);
+    this.name = 'StreamErrorEvent';
+    this.type = info.type;
+    this.code = info.code;
+  }
 }
 
 /** A provider's own "the stream did not make sense" error; classified as `stream`. */

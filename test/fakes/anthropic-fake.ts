@@ -62,6 +62,11 @@ export class AnthropicFake extends LlmFake {
         res.end('event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {\n\n');
         return;
       }
+      if (i === 1 && reply.streamError) {
+        const { type = 'api_error', message } = reply.streamError;
+        res.end(ev('error', { error: { type, message } }));
+        return;
+      }
       res.write(events[i]);
     }
     res.end();

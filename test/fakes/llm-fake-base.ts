@@ -37,6 +37,13 @@ export interface ScriptedReply {
   reset?: 'before' | 'mid';
   /** Send a syntactically broken chunk after the first one. */
   malformed?: boolean;
+  /**
+   * After the first chunk, report an error inside the stream in the provider's own format
+   * (Anthropic `event: error`, an OpenAI-style `data: {"error":{...}}` chunk, an Ollama
+   * `{"error":"..."}` line) and end the response. `type` is the provider's error type
+   * (`overloaded_error`, `rate_limit_exceeded`, `invalid_request_error`); Ollama sends only the message.
+   */
+  streamError?: { type?: string; message: string; code?: string | number };
   /** Never answer (until the client gives up or the fake closes). */
   hang?: boolean;
   /** Wait this long before the response headers. */

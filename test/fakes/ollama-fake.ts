@@ -46,6 +46,10 @@ export class OllamaFake extends LlmFake {
         res.end('{"model": "x", "message": {\n');
         return;
       }
+      if (i === 1 && reply.streamError) {
+        res.end(JSON.stringify({ error: reply.streamError.message }) + '\n');
+        return;
+      }
       res.write(lines[i]);
     }
     res.end();

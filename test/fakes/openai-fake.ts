@@ -93,6 +93,11 @@ export class OpenAIFake extends LlmFake {
         res.end();
         return;
       }
+      if (i === 1 && reply.streamError) {
+        const { type = 'server_error', message, code = null } = reply.streamError;
+        res.end(`data: ${JSON.stringify({ error: { message, type, code } })}\n\n`);
+        return;
+      }
       res.write(events[i]);
     }
     res.end();

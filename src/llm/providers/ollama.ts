@@ -7,7 +7,7 @@
  */
 import { Ollama } from 'ollama';
 import { registerProvider } from '../registry';
-import { StreamCutError } from '../errors';
+import { StreamCutError, StreamErrorEvent } from '../errors';
 import type { Completion, CompletionRequest, ConvMessage, ModelToolCall, Provider, ProviderSettings } from '../types';
 
 function objectArgs(a: string | Record<string, unknown>): Record<string, unknown> {
@@ -18,6 +18,15 @@ function objectArgs(a: string | Record<string, unknown>): Record<string, unknown
   } catch {
     return {};
   }
+}
+
+/**
+ * The client turns an `{"error": "..."}` line of the stream into a plain `Error` with the
+ * server's text (network failures are TypeErrors, aborts AbortErrors, bad JSON SyntaxErrors).
+ * Its own "the stream ended early" is a plain Error too: that one is a dropped connection.
+ */
+function isErrorLine(err: unknown): boolean {
+  return err instanceof Error && Object.getPrototypeOf(err) === Error.prototype && !/did not receive done/i.test(err.message);
 }
 
 export function toOllamaMessages(system: string | undefined, messages: ConvMessage[]): any[] {
@@ -73,6 +82,7 @@ function ollamaProvider(settings: ProviderSettings): Provider {
       let reasoning: string | undefined;
       let done: any;
       const calls: ModelToolCall[] = [];
+      let streaming = false;
       try {
         const stream = await client(req.signal, seen).chat({
           model: req.model,
@@ -81,6 +91,7 @@ function ollamaProvider(settings: ProviderSettings): Provider {
           options: Object.keys(options).length ? options : undefined,
           stream: true,
         });
+        streaming = true;
         for await (const chunk of stream) {
           req.onActivity?.();
           const m = chunk.message;
@@ -96,6 +107,7 @@ function ollamaProvider(settings: ProviderSettings): Provider {
           if (chunk.done) done = chunk;
         }
       } catch (err) {
+        if (streaming && isErrorLine(err)) throw new StreamErrorEvent((err as Error).message);
         throw withHeaders(err, seen);
       }
       if (!done) throw new StreamCutError();
