@@ -7,7 +7,7 @@
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import type { Message } from 'discord.js';
-import { DiscordConnection, type DiscordBotHandle, type DiscordBotUser, type DiscordFailure, type DiscordStatus, type StatusShape } from '../src/channels/discord';
+import { DiscordConnection, type DiscordBotHandle, type DiscordBotUser, type DiscordFailure, type DiscordStatus, type MalformedPacket, type StatusShape } from '../src/channels/discord';
 
 interface DiscordBotDef extends NodeDef {
   /** REST base URL; empty = Discord's own. A proxy or a test fake goes here. */
@@ -42,6 +42,8 @@ export = function (RED: NodeAPI) {
       if (!token) return { fill: 'red', shape: 'ring', text: t('status.noToken') };
       switch (s.state) {
         case 'ready':
+          // A reply was refused with 401 although the gateway still accepts the bot.
+          if (s.restFailure) return { fill: 'red', shape: 'ring', text: t(`status.failed.${s.restFailure.kind}`, { code: s.restFailure.code ?? '' }) };
           if (s.rateLimitedMs) return { fill: 'yellow', shape: 'dot', text: t('status.rateLimited', { bot: s.botName, seconds: Math.ceil(s.rateLimitedMs / 1000) }) };
           return { fill: 'green', shape: 'dot', text: t('status.ready', { bot: s.botName }) };
         case 'connecting':
@@ -49,7 +51,7 @@ export = function (RED: NodeAPI) {
         case 'reconnecting':
           return { fill: 'yellow', shape: 'ring', text: t('status.reconnecting') };
         case 'failed':
-          return { fill: 'red', shape: 'ring', text: t(`status.failed.${s.failure?.kind ?? 'other'}`) };
+          return { fill: 'red', shape: 'ring', text: t(`status.failed.${s.failure?.kind ?? 'other'}`, { code: s.failure?.code ?? '' }) };
         default:
           return { fill: 'grey', shape: 'ring', text: t('status.stopped') };
       }
@@ -62,7 +64,8 @@ export = function (RED: NodeAPI) {
 
     conn.on('status', (s: DiscordStatus) => {
       broadcast();
-      // Log each distinct problem once, not every retry.
+      // Log each distinct problem once, not every retry. (A REST 401 on a reply, `restFailure`,
+      // is logged by the out node that sent it, with done(err); here it is the status only.)
       const problem = s.failure ? node.describe(s.failure) : '';
       if (problem && problem !== lastLogged) {
         lastLogged = problem;
@@ -71,6 +74,8 @@ export = function (RED: NodeAPI) {
       }
       if (s.state === 'ready') lastLogged = '';
     });
+    // A packet discord.js could not parse was skipped; the client goes on.
+    conn.on('malformed', (m: MalformedPacket) => node.warn(t('warnings.malformed', { event: m.event, detail: m.detail })));
     conn.on('message', (message: Message) => {
       const botId = conn.status.botId;
       if (!botId) return;

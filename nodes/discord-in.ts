@@ -29,7 +29,13 @@ export = function (RED: NodeAPI) {
       status: (s) => node.status(s),
       onDiscordMessage(message: Message, botId: string) {
         const r = toEnvelope(message, botId, { allowBots: !!config.allowBots });
-        if (!('envelope' in r)) return;
+        if (!('envelope' in r)) {
+          if (r.skipped === 'malformed') {
+            const detail = RED._(`${TYPE}.warnings.problem.${r.problem}`);
+            node.warn(RED._(`${TYPE}.warnings.malformed`, { event: 'MESSAGE_CREATE', detail } as any));
+          }
+          return;
+        }
         node.send({ payload: r.envelope.text, chat: r.envelope } as any);
       },
     };

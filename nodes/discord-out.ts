@@ -46,7 +46,15 @@ export = function (RED: NodeAPI) {
       }
       const status = bot.connection.status;
       const client = bot.connection.discord;
+      const stream: StreamInfo | undefined = msg.stream && typeof msg.stream === 'object' && typeof msg.stream.id === 'string' ? msg.stream : undefined;
       if (!client || !status.botId) {
+        // A partial is only a preview (typing, a draft): skip it quietly, e.g. the first empty
+        // partial of a turn that outlived a redeploy, before the new client is READY. The
+        // final reply (or a plain message) is what must not be lost: that one is an error.
+        if (stream && stream.done === false) {
+          done();
+          return;
+        }
         done(new Error(t('errors.notConnected', { state: bot.statusObject().text })));
         return;
       }
@@ -54,7 +62,6 @@ export = function (RED: NodeAPI) {
         done(new Error(t('errors.otherBot', { account: chat.account, bot: status.botName })));
         return;
       }
-      const stream: StreamInfo | undefined = msg.stream && typeof msg.stream === 'object' && typeof msg.stream.id === 'string' ? msg.stream : undefined;
       const payload = msg.payload;
       if (payload !== undefined && payload !== null && typeof payload === 'object') {
         done(new Error(t('errors.payload', { type: Array.isArray(payload) ? 'array' : 'object' })));

@@ -15,6 +15,9 @@
  * discord.rejectToken();           // REST says 401, the gateway closes 4004
  * discord.disallowIntents();       // IDENTIFY with Message Content closes 4014
  * discord.rateLimitNext(1, 300);   // the next REST call gets a 429 (retry after 300 ms)
+ * discord.failNextSend(401);       // the next POST /channels/:id/messages gets a 401, the rest work
+ * discord.rawDispatch('MESSAGE_CREATE', { ...broken });   // any dispatch, as given (malformed too)
+ * const release = discord.holdReady();   // IDENTIFY waits for release() before READY
  * await discord.close();
  * ```
  *
@@ -132,6 +135,8 @@ export class FakeDiscord extends EventEmitter {
   private gatewayValid = true;
   private intentsAllowed = true;
   private rateLimits: { count: number; retryAfterMs: number }[] = [];
+  private sendFailures: number[] = [];
+  private readyGate?: Promise<void>;
   private readonly heartbeatIntervalMs: number;
   private readonly dmChannels = new Map<string, string>();
   private readonly messages = new Map<string, Record<string, unknown>>();
@@ -198,6 +203,35 @@ export class FakeDiscord extends EventEmitter {
   /** The next `count` REST requests get a 429 with `Retry-After` and an exhausted bucket. */
   rateLimitNext(count: number, retryAfterMs: number): void {
     this.rateLimits.push({ count, retryAfterMs });
+  }
+
+  /**
+   * The next POST /channels/:id/messages answers `status` (401 by default) in Discord's error
+   * shape; calls after it succeed again. Call it twice to fail two sends.
+   */
+  failNextSend(status = 401): void {
+    this.sendFailures.push(status);
+  }
+
+  /**
+   * Dispatch `d` as event `t` exactly as given (no defaults filled in), e.g. a malformed
+   * MESSAGE_CREATE. Queued for RESUME replay like any dispatch.
+   */
+  rawDispatch(t: string, d: unknown): void {
+    this.dispatch(t, d);
+  }
+
+  /**
+   * From now on IDENTIFY is answered with READY only after the returned function is called
+   * (the client stays `connecting` until then). HELLO and heartbeats go on as usual.
+   */
+  holdReady(): () => void {
+    let release!: () => void;
+    this.readyGate = new Promise<void>((r) => (release = r));
+    return () => {
+      this.readyGate = undefined;
+      release();
+    };
   }
 
   /**
@@ -335,6 +369,12 @@ export class FakeDiscord extends EventEmitter {
         conn.identify = { token: p.d?.token, intents: Number(p.d?.intents), properties: p.d?.properties };
         if (!this.gatewayValid || p.d?.token !== this.token) return ws.close(4004, 'Authentication failed.');
         if (!this.intentsAllowed && (conn.identify.intents & PRIVILEGED_INTENTS)) return ws.close(4014, 'Disallowed intent(s).');
+        if (this.readyGate) {
+          void this.readyGate.then(() => {
+            if (ws.readyState === ws.OPEN) this.onPayload(conn, p);
+          });
+          return;
+        }
         conn.kind = 'identify';
         this.current = conn;
         this.session = { id: snowflake(), seq: 0, log: [] };
@@ -461,6 +501,9 @@ export class FakeDiscord extends EventEmitter {
     if (method === 'POST' && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       if (typeof body.content !== 'string' || !body.content.trim()) return reply(400, { message: 'Cannot send an empty message', code: 50006 });
       if ([...body.content].length > 2000) return reply(400, { message: 'Invalid Form Body', code: 50035, errors: { content: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 2000 or fewer in length.' }] } } });
+      const failure = this.sendFailures.shift();
+      if (failure === 401) return reply(401, { message: '401: Unauthorized', code: 0 });
+      if (failure !== undefined) return reply(failure, { message: `fake failure ${failure}`, code: 0 });
       const msg = this.botMessage(m[1], body.content, body.message_reference);
       this.sent.push({ id: msg.id as string, channelId: m[1], content: body.content, reference: body.message_reference, allowedMentions: body.allowed_mentions, body });
       return reply(200, msg);

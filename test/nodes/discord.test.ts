@@ -54,6 +54,15 @@ function statusOf(node: any, match: (s: any) => boolean, ms = 8000): Promise<any
   });
 }
 
+/** What the runtime logged at `level` (20 error, 30 warn) for node `id`. */
+function logged(id: string, level: number): string[] {
+  return helper
+    .log()
+    .args.map((a: any[]) => a[0])
+    .filter((e: any) => e && e.level === level && e.id === id)
+    .map((e: any) => String(e.msg));
+}
+
 function nextMsg(sink: any, ms = 5000): Promise<any> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('no message reached the sink')), ms);
@@ -202,7 +211,7 @@ describe('discord nodes (real discord.js inside the nodes, fake Discord on 127.0
     fake.rejectToken();
     const n = await load();
     const s = await statusOf(n.in, (x) => x.fill === 'red');
-    assert.equal(s.text, 'token rejected: check it');
+    assert.equal(s.text, 'token rejected (401): check the bot token');
     assert.equal(fake.connections.length, 0);
   });
 
@@ -228,5 +237,86 @@ describe('discord nodes (real discord.js inside the nodes, fake Discord on 127.0
     await new Promise((r) => setTimeout(r, 800));
     assert.equal(fake.connections.length, 2);
     assert.equal(fake.openSockets, 0);
+  });
+
+  it('a malformed MESSAGE_CREATE is skipped with one clear warning; Node-RED keeps running and answers the next message', async () => {
+    const n = await load({ echo: true });
+    await statusOf(n.out, (s) => s.text === 'ready as clawbot');
+    const base = fake.userMessage({ dm: true, content: 'first' });
+    await fake.until(() => fake.sent.length === 1);
+    const escaped: unknown[] = [];
+    const onEscape = (e: unknown) => escaped.push(e);
+    process.on('unhandledRejection', onEscape);
+    process.on('uncaughtException', onEscape);
+    try {
+      // Each of these threw inside discord.js from the gateway dispatch: the process went down.
+      fake.rawDispatch('MESSAGE_CREATE', { ...base, id: '1300000000000000001', content: 'x', author: null });
+      fake.rawDispatch('MESSAGE_CREATE', { ...base, id: '1300000000000000002', content: 'y', interaction_metadata: 'x' });
+      // No author at all: discord.js passes it on with author null, the in node skips it.
+      const { author: _none, ...noAuthor } = base;
+      fake.rawDispatch('MESSAGE_CREATE', { ...noAuthor, id: '1300000000000000003', content: 'z' });
+      fake.userMessage({ dm: true, content: 'still there?' });
+      await fake.until(() => fake.sent.length === 2);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('unhandledRejection', onEscape);
+      process.off('uncaughtException', onEscape);
+    }
+    assert.deepEqual(escaped.map(String), []);
+    assert.equal(fake.sent[1].content, 'still there?');
+    const botWarnings = logged('bot', 30);
+    assert.equal(botWarnings.length, 2, botWarnings.join('\n'));
+    assert.ok(botWarnings.every((w) => w.startsWith('skipped a malformed Discord MESSAGE_CREATE: ')), botWarnings.join('\n'));
+    assert.deepEqual(logged('in', 30), ['skipped a malformed Discord MESSAGE_CREATE: the message has no author']);
+    assert.deepEqual(logged('bot', 20), [], 'no "TypeError" error logged');
+    assert.equal(fake.connections.length, 1);
+  });
+
+  it('one REST 401 on a reply: the bot shows "token rejected (401)", the out node fails with the fix, the next reply goes out', async () => {
+    const n = await load({ echo: true });
+    await statusOf(n.out, (s) => s.text === 'ready as clawbot');
+    const chat = { channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct', senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now() };
+    fake.failNextSend(401);
+    const red = statusOf(n.in, (s) => s.fill === 'red');
+    const err = await inject(n.out, { payload: 'refused', chat });
+    assert.match(String(err?.message), /Discord rejected the bot token \(401 .*\): check the bot token in config node 'my bot'/);
+    assert.equal((await red).text, 'token rejected (401): check the bot token');
+    // Before the fix @discordjs/rest had dropped the token: "Expected token to be set", no request.
+    const green = statusOf(n.in, (s) => s.text === 'ready as clawbot');
+    fake.userMessage({ dm: true, content: 'answer me' });
+    await fake.until(() => fake.sent.length === 1);
+    assert.equal(fake.sent[0].content, 'answer me');
+    await green;
+  });
+
+  it('a 100,000-character message reaches the flow cut to 16,384 characters with msg.chat.truncated', async () => {
+    const n = await load();
+    await statusOf(n.in, (s) => s.text === 'ready as clawbot');
+    const got = nextMsg(n.sink);
+    fake.userMessage({ dm: true, content: 'q'.repeat(100_000) });
+    const msg = await got;
+    assert.equal(msg.payload.length, 16_384);
+    assert.equal(msg.chat.text.length, 16_384);
+    assert.equal(msg.chat.truncated, true);
+    const short = nextMsg(n.sink);
+    fake.userMessage({ dm: true, content: 'short' });
+    assert.equal((await short).chat.truncated, undefined);
+  });
+
+  it('a streamed partial before READY (a turn that outlived a redeploy) is skipped quietly; the final reply still needs the connection', async () => {
+    const release = fake.holdReady();
+    const n = await load();
+    await fake.until(() => fake.connections.some((c) => !!c.identify));
+    assert.equal((n.bot as any).connection.status.state, 'connecting');
+    const chat = { channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct', senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now() };
+    assert.equal(await inject(n.out, { payload: '', chat, stream: { id: 'r1', seq: 0, delta: '', done: false } }), undefined, 'no error for a partial');
+    assert.deepEqual(logged('out', 20), []);
+    // A final (or plain) reply while not connected is still an error, so Catch nodes can resend it.
+    const lost = await inject(n.out, { payload: 'plain', chat });
+    assert.match(String(lost?.message), /not connected \(connecting\)/);
+    release();
+    await statusOf(n.out, (s) => s.text === 'ready as clawbot');
+    assert.equal(await inject(n.out, { payload: 'Done.', chat, stream: { id: 'r1', seq: 1, delta: 'Done.', done: true } }), undefined);
+    assert.deepEqual(fake.sent.map((m) => m.content), ['Done.']);
   });
 });

@@ -5,11 +5,21 @@
  * Gateway drops are resumed by discord.js itself; this class only reports them.
  *
  * Events: `status` ({@link DiscordStatus}) on every change, `message` (a discord.js `Message`)
- * for every message the bot can see. No Node-RED in here: the config node wraps it.
+ * for every message the bot can see, `malformed` ({@link MalformedPacket}) for a gateway packet
+ * discord.js could not parse (skipped; the client goes on). No Node-RED in here: the config
+ * node wraps it.
  */
 import { EventEmitter } from 'events';
 import { Client, Events, GatewayIntentBits, Partials, type Message } from 'discord.js';
 import { classifyError, failureFromCloseCode, type DiscordFailure } from './failures';
+
+/** A gateway dispatch that discord.js threw on while parsing it; it was skipped. */
+export interface MalformedPacket {
+  /** The dispatch name, e.g. `MESSAGE_CREATE`. */
+  event: string;
+  /** What discord.js said (the error's message). */
+  detail: string;
+}
 
 export type DiscordState = 'connecting' | 'ready' | 'reconnecting' | 'stopped' | 'failed';
 
@@ -22,6 +32,12 @@ export interface DiscordStatus {
   failure?: DiscordFailure;
   /** Set while discord.js's REST queue holds requests back for a rate limit: ms until it lifts. */
   rateLimitedMs?: number;
+  /**
+   * Set while `ready` (or `reconnecting`) when Discord's REST API answered 401 (kind `token`):
+   * the gateway still accepts the bot, but a reply was refused. Cleared by the next REST call
+   * that succeeds, and by `failed`/`stopped`.
+   */
+  restFailure?: DiscordFailure;
 }
 
 export interface DiscordConnectionOptions {
@@ -168,6 +184,8 @@ export class DiscordConnection extends EventEmitter {
     client.on(Events.Error, () => undefined);
     client.on(Events.ShardError, () => undefined);
     client.on(Events.MessageCreate, mine((message: Message) => this.emit('message', message)));
+    this.guardPackets(client);
+    this.keepTokenAfter401(client);
     client.rest.on(
       'rateLimited',
       mine((info: { timeToReset: number; retryAfter: number }) => {
@@ -183,8 +201,70 @@ export class DiscordConnection extends EventEmitter {
     );
   }
 
+  /**
+   * discord.js parses each dispatch synchronously inside @discordjs/ws's (async) message
+   * handler, so a packet it cannot parse (MESSAGE_CREATE with `author: null`, or a string
+   * where an object belongs) throws out of `WebSocketManager.handlePacket` as an unhandled
+   * rejection, and that ends the whole Node-RED process. Wrap this one client's packet
+   * handling: report the packet as `malformed` and go on with the next one. (Queued packets
+   * are replayed through `this.handlePacket` too, so they pass through the wrapper as well.)
+   */
+  private guardPackets(client: Client): void {
+    const ws = client.ws as unknown as { handlePacket?: (packet?: { t?: unknown }, shard?: unknown) => boolean };
+    const handle = ws.handlePacket;
+    if (typeof handle !== 'function') return;
+    ws.handlePacket = (packet, shard) => {
+      try {
+        return handle.call(ws, packet, shard);
+      } catch (err) {
+        if (this.client === client && !this.stopping) {
+          const event = typeof packet?.t === 'string' ? packet.t : 'dispatch';
+          const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+          this.emit('malformed', { event, detail } satisfies MalformedPacket);
+        }
+        return true;
+      }
+    };
+  }
+
+  /**
+   * @discordjs/rest forgets the token after any 401 (`setToken(null)`), so one 401 (from a
+   * proxy, or a glitch) made every later reply fail with "Expected token to be set" until a
+   * redeploy, with the status still green. Report the 401 on the status instead and keep the
+   * token; a token Discord really revoked also closes the gateway with 4004, which stops this
+   * client for good (see `wire`).
+   */
+  private keepTokenAfter401(client: Client): void {
+    const rest = client.rest;
+    let dropping = false;
+    // Typed `string`, but @discordjs/rest and discord.js's destroy() pass null to clear it.
+    const setToken = rest.setToken.bind(rest) as (token: string | null) => typeof rest;
+    rest.setToken = (token: string | null) => {
+      // Only the drop that directly follows a 401; destroy() still clears the token.
+      if (token === null && dropping) {
+        dropping = false;
+        return rest;
+      }
+      return setToken(token);
+    };
+    rest.on('response', (request: { method: string; path: string; data?: { auth?: boolean } }, response: { status: number }) => {
+      if (this.client !== client || this.stopping) return;
+      if (response.status === 401) {
+        dropping = request.data?.auth !== false;
+        // While logging in, a 401 fails the login itself (state `failed`, kind `token`).
+        if (this.current.state !== 'ready' && this.current.state !== 'reconnecting') return;
+        const detail = `${String(request.method).toUpperCase()} ${request.path}: 401 Unauthorized`;
+        this.set({ ...this.current, restFailure: { kind: 'token', code: 401, detail, retryable: false } });
+      } else if (response.status >= 200 && response.status < 300 && this.current.restFailure) {
+        const { restFailure: _gone, ...others } = this.current;
+        this.set(others);
+      }
+    });
+  }
+
   private set(next: DiscordStatus): void {
     if (next.state === 'ready' || next.state === 'stopped') delete next.failure;
+    if (next.state === 'failed' || next.state === 'stopped') delete next.restFailure;
     if (next.state === 'stopped') delete next.rateLimitedMs;
     this.current = next;
     this.emit('status', this.status);

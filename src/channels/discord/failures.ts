@@ -46,6 +46,8 @@ export function classifyError(err: unknown): DiscordFailure {
   const e = (err ?? {}) as { status?: unknown; code?: unknown; message?: unknown; cause?: unknown; name?: unknown };
   const detail = typeof e.message === 'string' && e.message ? e.message : String(err);
   if (e.code === 'TokenInvalid') return { kind: 'token', code: 401, detail, retryable: false };
+  // @discordjs/rest's own words once it has dropped the token (after a 401).
+  if (/^Expected token to be set/.test(detail)) return { kind: 'token', code: 401, detail, retryable: false };
   if (typeof e.status === 'number') {
     const status = e.status;
     if (status === 401) return { kind: 'token', code: status, detail, retryable: false };

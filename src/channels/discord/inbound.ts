@@ -2,7 +2,8 @@
  * A discord.js `Message` as the clawflow chat envelope. Mention rules are Discord's own: the
  * bot is addressed when its user is in the message's mentions or the message replies to one
  * of the bot's messages; a DM always addresses it. The bot's leading `<@id>` is taken off the
- * text (it is addressing, not content), other mentions stay.
+ * text (it is addressing, not content), other mentions stay. Text longer than
+ * {@link MAX_INBOUND_TEXT} is cut there and the envelope says `truncated: true`.
  */
 import { ChannelType, type Message } from 'discord.js';
 import type { Attachment, ChatCommand, ChatEnvelope, ReplyRef } from '../../envelope';
@@ -12,13 +13,38 @@ export interface InboundOptions {
   allowBots?: boolean;
 }
 
-/** Why a message was not turned into an envelope. */
-export type SkipReason = 'own' | 'bot' | 'system' | 'empty';
+/**
+ * The most text of one message that is passed on, in UTF-16 code units. Discord itself caps a
+ * message at 4,000 characters (2,000 without Nitro), so only a proxy or a hostile fake sends
+ * more; four times Discord's cap never cuts a real message but keeps a 100,000-character
+ * "message" out of the LLM context (docs/decisions/0220-discord-malformed-packets-rest-401-inbound-bound.md).
+ */
+export const MAX_INBOUND_TEXT = 16_384;
 
-export type InboundResult = { envelope: ChatEnvelope } | { skipped: SkipReason };
+/** A Discord envelope: the shared one, plus `truncated` when the text was cut. */
+export type DiscordEnvelope = ChatEnvelope & {
+  /** True when the message text was longer than {@link MAX_INBOUND_TEXT} and was cut there. */
+  truncated?: boolean;
+};
+
+/**
+ * Why a message was not turned into an envelope. `malformed`: the packet lacked what every
+ * message has; `problem` says what (a key nodes translate).
+ */
+export type SkipReason = 'own' | 'bot' | 'system' | 'empty' | 'malformed';
+
+/** What a `malformed` message lacked: an author, or content that is text. */
+export type MalformedProblem = 'no-author' | 'content-not-text';
+
+export type InboundResult = { envelope: DiscordEnvelope } | { skipped: Exclude<SkipReason, 'malformed'> } | { skipped: 'malformed'; problem: MalformedProblem };
 
 /** Turn `message` into an envelope, or say why it is skipped. `botId` is the bot's user id. */
 export function toEnvelope(message: Message, botId: string, opts: InboundOptions = {}): InboundResult {
+  // discord.js passes on a MESSAGE_CREATE without `author` (it sets null) or with a content
+  // that is not text; neither comes from Discord, and neither may throw further down.
+  const author = message.author as Message['author'] | null | undefined;
+  if (!author || typeof author.id !== 'string') return { skipped: 'malformed', problem: 'no-author' };
+  if (message.content != null && typeof message.content !== 'string') return { skipped: 'malformed', problem: 'content-not-text' };
   if (message.author.id === botId) return { skipped: 'own' };
   if (message.author.bot && !opts.allowBots) return { skipped: 'bot' };
   if (message.system) return { skipped: 'system' };
@@ -28,7 +54,8 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   const inThread = !direct && channel.isThread();
   const leading = new RegExp(`^\\s*<@!?${botId}>[\\s,:]*`);
   const raw = message.content ?? '';
-  const text = raw.replace(leading, '');
+  const whole = raw.replace(leading, '');
+  const text = cut(whole);
   const attachments = [...message.attachments.values()].map(toAttachment);
   if (!text.trim() && attachments.length === 0) return { skipped: 'empty' };
 
@@ -39,7 +66,7 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   if (message.guild?.name) extras.guildName = message.guild.name;
   if ('name' in channel && channel.name) extras.channelName = channel.name;
 
-  const envelope: ChatEnvelope = {
+  const envelope: DiscordEnvelope = {
     channel: 'discord',
     account: botId,
     chatId: channel.id,
@@ -60,7 +87,20 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   const command = parseCommand(text);
   if (command) envelope.command = command;
   if (message.editedTimestamp) envelope.edited = true;
+  if (text.length < whole.length) {
+    envelope.truncated = true;
+    // As the Telegram channel marks it, so a flow can check one place for every channel.
+    extras.truncated = true;
+    extras.textLength = whole.length;
+  }
   return { envelope };
+}
+
+/** `text` cut to {@link MAX_INBOUND_TEXT}, never between the two halves of a surrogate pair. */
+function cut(text: string): string {
+  if (text.length <= MAX_INBOUND_TEXT) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[MAX_INBOUND_TEXT - 1]) ? MAX_INBOUND_TEXT - 1 : MAX_INBOUND_TEXT;
+  return text.slice(0, end);
 }
 
 /** `/new`, `/pair approve X`: plain-text commands (not Discord slash interactions). */
@@ -81,7 +121,7 @@ function replyRef(message: Message, botId: string): ReplyRef | undefined {
     ref.senderId = author.id;
     ref.fromBot = author.id === botId;
   }
-  if (referenced?.content) ref.text = referenced.content;
+  if (typeof referenced?.content === 'string' && referenced.content) ref.text = cut(referenced.content);
   return ref;
 }
 

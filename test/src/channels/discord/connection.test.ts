@@ -1,6 +1,9 @@
 import assert from 'assert';
 import { DiscordConnection, type DiscordStatus } from '../../../../src/channels/discord/connection';
 import { FakeDiscord } from '../../../fakes/discord-fake';
+import { DiscordOutbound } from '../../../../src/channels/discord/outbound';
+import { classifyError } from '../../../../src/channels/discord/failures';
+import type { ChatEnvelope } from '../../../../src/envelope';
 import { readyConnection, statusWhere } from './helpers';
 
 describe('discord connection (real discord.js against the fake gateway)', function () {
@@ -114,5 +117,57 @@ describe('discord connection (real discord.js against the fake gateway)', functi
     await fake.until(() => fake.heartbeats >= 2);
     assert.strictEqual(conn.status.state, 'ready', 'ACKed heartbeats keep the connection (no zombie reconnect)');
     assert.strictEqual(fake.connections.length, 1);
+  });
+
+  it('a malformed MESSAGE_CREATE (author null, interaction_metadata a string) is reported and skipped; the client keeps running', async () => {
+    const r = await readyConnection(fake);
+    conn = r.conn;
+    const malformed: { event: string; detail: string }[] = [];
+    conn.on('malformed', (m: { event: string; detail: string }) => malformed.push(m));
+    const base = fake.userMessage({ content: 'a good one' });
+    assert.strictEqual((await r.inbox.next()).content, 'a good one');
+    // Before the fix discord.js threw inside Message._patch from the gateway dispatch, an
+    // unhandled rejection, which ends a Node.js process (and Node-RED with it).
+    const escaped: unknown[] = [];
+    const onEscape = (e: unknown) => escaped.push(e);
+    process.on('unhandledRejection', onEscape);
+    process.on('uncaughtException', onEscape);
+    try {
+      fake.rawDispatch('MESSAGE_CREATE', { ...base, id: '1100000000000000001', author: null });
+      fake.rawDispatch('MESSAGE_CREATE', { ...base, id: '1100000000000000002', interaction_metadata: 'x' });
+      fake.userMessage({ content: 'still listening?' });
+      assert.strictEqual((await r.inbox.next()).content, 'still listening?');
+      await new Promise((res) => setImmediate(res));
+    } finally {
+      process.off('unhandledRejection', onEscape);
+      process.off('uncaughtException', onEscape);
+    }
+    assert.deepStrictEqual(escaped.map(String), [], 'nothing escaped to the process');
+    assert.strictEqual(malformed.length, 2, JSON.stringify(malformed));
+    assert.ok(malformed.every((m) => m.event === 'MESSAGE_CREATE' && m.detail.length > 0), JSON.stringify(malformed));
+    assert.strictEqual(conn.status.state, 'ready');
+    assert.strictEqual(fake.connections.length, 1, 'no reconnect either');
+  });
+
+  it('one REST 401 on a send is reported as a token problem, and the next send works again', async () => {
+    const r = await readyConnection(fake);
+    conn = r.conn;
+    const out = new DiscordOutbound();
+    const chat: ChatEnvelope = {
+      channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct',
+      senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now(),
+    };
+    fake.failNextSend(401);
+    const err = await out.deliver(conn.discord!.rest, chat, 'first').then(() => undefined, (e: unknown) => e);
+    assert.strictEqual(classifyError(err).kind, 'token');
+    const s = await statusWhere(conn, (x) => x.restFailure?.kind === 'token');
+    assert.strictEqual(s.state, 'ready');
+    assert.strictEqual(s.restFailure?.code, 401);
+    // @discordjs/rest forgets the token after a 401; before the fix this failed with
+    // "Expected token to be set for this request" and never reached the fake.
+    await out.deliver(conn.discord!.rest, chat, 'second');
+    assert.deepStrictEqual(fake.sent.map((m) => m.content), ['second']);
+    assert.strictEqual(conn.status.restFailure, undefined, 'a send that works clears the warning');
+    out.close();
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'assert';
 import type { DiscordConnection } from '../../../../src/channels/discord/connection';
-import { parseCommand, toEnvelope } from '../../../../src/channels/discord/inbound';
+import { MAX_INBOUND_TEXT, parseCommand, toEnvelope } from '../../../../src/channels/discord/inbound';
 import { FakeDiscord } from '../../../fakes/discord-fake';
 import { readyConnection, type Inbox } from './helpers';
 
@@ -111,5 +111,34 @@ describe('discord inbound envelopes (messages through real discord.js)', functio
     assert.deepStrictEqual(parseCommand('/reset'), { name: 'reset', args: '' });
     assert.strictEqual(parseCommand('not /a command'), undefined);
     assert.strictEqual(parseCommand('/'), undefined);
+  });
+
+  it('a MESSAGE_CREATE with no author is skipped as malformed (no TypeError)', async () => {
+    const { author: _none, ...noAuthor } = fake.userMessage({ content: 'template' });
+    await inbox.next();
+    const m = await next(() => fake.rawDispatch('MESSAGE_CREATE', { ...noAuthor, id: '1200000000000000001', content: 'who am I?' }));
+    assert.strictEqual(m.author, null, 'discord.js passes it on with author null');
+    const r = toEnvelope(m, fake.bot.id);
+    assert.deepStrictEqual(r, { skipped: 'malformed', problem: 'no-author' });
+  });
+
+  it('text over MAX_INBOUND_TEXT is cut there (not inside a surrogate pair) and marked truncated', async () => {
+    const huge = `<@${fake.bot.id}> ` + 'a'.repeat(MAX_INBOUND_TEXT - 1) + '😀' + 'b'.repeat(100_000);
+    const r = toEnvelope(await next(() => fake.userMessage({ content: huge })), fake.bot.id);
+    assert.ok('envelope' in r);
+    assert.strictEqual(r.envelope.text, 'a'.repeat(MAX_INBOUND_TEXT - 1), 'the emoji would straddle the bound: it goes whole');
+    assert.strictEqual(r.envelope.truncated, true);
+    assert.strictEqual(r.envelope.mentioned, true);
+    const big = 'c'.repeat(100_000);
+    const r2 = toEnvelope(await next(() => fake.userMessage({ content: big })), fake.bot.id);
+    assert.ok('envelope' in r2);
+    assert.strictEqual(r2.envelope.text.length, MAX_INBOUND_TEXT);
+    assert.strictEqual(r2.envelope.truncated, true);
+    assert.strictEqual(r2.envelope.extras?.truncated, true);
+    assert.strictEqual(r2.envelope.extras?.textLength, 100_000);
+    const fits = toEnvelope(await next(() => fake.userMessage({ content: 'd'.repeat(4000) })), fake.bot.id);
+    assert.ok('envelope' in fits);
+    assert.strictEqual(fits.envelope.text.length, 4000, "Discord's own longest message is never cut");
+    assert.strictEqual(fits.envelope.truncated, undefined);
   });
 });
