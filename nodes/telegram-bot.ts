@@ -9,6 +9,7 @@ import { FileKeyValueStore, MemoryKeyValueStore, type KeyValueStore } from '../s
 import {
   claimToken,
   deriveWebhookSecret,
+  removeStaleTempFiles,
   SECRET_HEADER,
   TelegramClient,
   webhookUrl,
@@ -141,8 +142,12 @@ export = function (RED: NodeAPI) {
       const settings = ((RED.settings as unknown as { clawflowTelegram?: TelegramSettings }).clawflowTelegram ?? {}) as TelegramSettings;
       const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
       let store: KeyValueStore;
-      if (userDir) store = new FileKeyValueStore(path.join(userDir, 'clawflow', 'telegram', 'offsets.json'));
-      else {
+      if (userDir) {
+        const file = path.join(userDir, 'clawflow', 'telegram', 'offsets.json');
+        // Temp files of saves cut short by a crash (kill -9) would pile up in the user dir.
+        removeStaleTempFiles(file);
+        store = new FileKeyValueStore(file);
+      } else {
         store = new MemoryKeyValueStore();
         node.warn(t('errors.noUserDir'));
       }

@@ -8,7 +8,8 @@
  * getUpdates terminates the first with 409, as Telegram does), sendMessage, editMessageText,
  * sendChatAction, deleteMessage, setWebhook / deleteWebhook / getWebhookInfo (with a webhook set, updates are
  * POSTed to it with the X-Telegram-Bot-Api-Secret-Token header and getUpdates is a 409).
- * Failures can be injected per method (`fail`), requests dropped without an answer (`drop`),
+ * Failures can be injected per method (`fail`), requests dropped without an answer (`drop`,
+ * or `reset` for a TCP reset), odd `ok: true` answers (`result`),
  * and the whole server taken away and brought back on the same port (`goAway`/`comeBack`).
  *
  * Usage:
@@ -70,8 +71,12 @@ export interface FailureSpec {
   retryAfter?: number;
   /** Answer with this HTTP body instead (not JSON: a broken proxy). */
   rawBody?: string;
-  /** Close the connection without answering. */
+  /** Close the connection without answering (the client sees "socket hang up"). */
   drop?: boolean;
+  /** Reset the connection (TCP RST) without answering (the client sees ECONNRESET). */
+  reset?: boolean;
+  /** Answer `{ ok: true, result }` with this result instead (a broken proxy or API root). */
+  result?: unknown;
 }
 
 export interface UserMessageOptions {
@@ -402,12 +407,14 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     const i = failures.findIndex((f) => f.method === method || f.method === '*');
     if (i >= 0) {
       const { spec } = failures.splice(i, 1)[0];
-      if (spec.drop) {
+      if (spec.drop || spec.reset) {
         call.answered = -1;
-        req.socket.destroy();
+        if (spec.reset) req.socket.resetAndDestroy();
+        else req.socket.destroy();
         notify();
         return;
       }
+      if ('result' in spec) return ok(res, call, spec.result);
       if (spec.rawBody !== undefined) {
         call.answered = spec.code ?? 502;
         res.writeHead(spec.code ?? 502, { 'content-type': 'text/html' }).end(spec.rawBody);

@@ -184,6 +184,31 @@ describe('telegram nodes: robustness', function () {
     await tg.waitFor(() => tg.pending() === 0, 'every update confirmed, the malformed ones too');
   });
 
+  it('a private message without a sender is reported and dropped, never passed on as the chat owner', async () => {
+    const { inN, errors, got } = await load();
+    await waitForStatus(inN, polling);
+    tg.injectUpdate({ message: { message_id: 7, chat: { id: tg.user.id, type: 'private' }, date: 1, text: 'I am the owner' } });
+    tg.userSays('fine');
+    await tg.waitFor(() => got.length === 1, 'the good message');
+    assert.deepStrictEqual(got.map((m) => [m.payload, m.chat.senderId]), [['fine', String(tg.user.id)]]);
+    assert.strictEqual(errors.filter((e) => /errors\.problem/.test(e)).length, 1, errors.join('|'));
+  });
+
+  it('a 100,000-character text reaches the flow cut to 16,384 characters with msg.chat.truncated', async () => {
+    const { inN, got } = await load();
+    await waitForStatus(inN, polling);
+    tg.userSays('q'.repeat(100_000));
+    tg.userSays('short');
+    await tg.waitFor(() => got.length === 2, 'both messages');
+    assert.deepStrictEqual(
+      got.map((m) => [m.payload.length, m.chat.text.length, m.chat.truncated, m.chat.extras.textLength]),
+      [
+        [16_384, 16_384, true, 100_000],
+        [5, 5, undefined, undefined],
+      ],
+    );
+  });
+
   it('refuses a second config node with the same token', async () => {
     const cfg = botConfig(tg);
     const nodes = [

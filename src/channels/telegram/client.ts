@@ -7,7 +7,7 @@
 import { Bot } from 'grammy';
 import type { ChatEnvelope } from '../../envelope';
 import type { KeyValueStore } from '../../store/kv';
-import { classify, type Failure } from './errors';
+import { classify, redactTokens, rememberToken, type Failure } from './errors';
 import { adaptUpdate, updateIdOf, type BotIdentity } from './inbound';
 import { offsetStoreFor, type OffsetStore } from './offsets';
 import { TelegramOutbound } from './outbound';
@@ -77,8 +77,11 @@ export class TelegramClient {
   private webhookLedger?: WebhookLedger;
   /** Pollers stopped because their last subscriber left, until they have saved their offset. */
   private readonly stopping = new Set<Promise<void>>();
+  /** Stops {@link redactTokens} from looking for this client's token (on close). */
+  private readonly forgetToken: () => void;
 
   constructor(private readonly opts: TelegramClientOptions) {
+    this.forgetToken = rememberToken(opts.token);
     this.bot = new Bot(opts.token, {
       client: {
         ...(opts.apiRoot ? { apiRoot: opts.apiRoot.replace(/\/+$/, '') } : {}),
@@ -203,6 +206,7 @@ export class TelegramClient {
     this.setStatus({ state: 'stopped', mode: this.opts.mode });
     this.statusListeners.clear();
     this.problemListeners.clear();
+    this.forgetToken();
   }
 
   private async connect(): Promise<void> {
@@ -313,7 +317,11 @@ export class TelegramClient {
     if (deferred.length) return Promise.all(deferred).then((all) => all.every((ok) => ok !== false));
   }
 
-  private problem(err: Error): void {
+  private problem(raw: Error): void {
+    // Problems become log lines: the same redaction as every failure (see errors.ts).
+    const err = raw instanceof Error ? raw : new Error(String(raw));
+    const clean = redactTokens(err.message);
+    if (clean !== err.message) err.message = clean;
     for (const fn of [...this.problemListeners]) {
       try {
         fn(err);

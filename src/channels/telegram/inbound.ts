@@ -4,6 +4,10 @@
  *
  * `mentioned` follows Telegram's own addressing rules (see {@link isAddressed}); commands keep
  * their name without a `@botname` suffix, and a command for another bot is not ours.
+ *
+ * Untrusted input is bounded here (decision 0230): text longer than {@link MAX_INBOUND_TEXT}
+ * is cut and flagged (`truncated`, and `extras.truncated` with the original `extras.textLength`), and a message in a chat without a sender (`from`) is
+ * malformed, never "from the chat".
  */
 import type { Attachment, ChatEnvelope, ChatCommand, ReplyRef } from '../../envelope';
 
@@ -11,6 +15,29 @@ import type { Attachment, ChatEnvelope, ChatCommand, ReplyRef } from '../../enve
 export interface BotIdentity {
   id: number;
   username: string;
+}
+
+/**
+ * The longest text (or caption, or quoted reply) an envelope carries, in UTF-16 units. Telegram
+ * itself caps text at 4096 and captions at 1024; more can only come from a custom API root, and
+ * would go to the model whole. Four full messages' worth, so nothing real is ever cut; the same
+ * bound as the Discord channel's.
+ */
+export const MAX_INBOUND_TEXT = 16_384;
+
+/** A Telegram envelope: the shared one, plus `truncated` when the text was cut. */
+export type TelegramEnvelope = ChatEnvelope & {
+  /** True when the text (or caption) was longer than {@link MAX_INBOUND_TEXT} and was cut there. */
+  truncated?: boolean;
+};
+
+/** `text` cut to `max` UTF-16 units, never between the two halves of a surrogate pair. */
+export function boundText(text: string, max = MAX_INBOUND_TEXT): string {
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return text.slice(0, end);
 }
 
 /** Raised for an update that does not have the shape the Bot API documents. */
@@ -24,7 +51,7 @@ export class MalformedUpdateError extends Error {
   }
 }
 
-export type AdaptResult = { kind: 'message'; envelope: ChatEnvelope } | { kind: 'skip'; reason: string };
+export type AdaptResult = { kind: 'message'; envelope: TelegramEnvelope } | { kind: 'skip'; reason: string };
 
 type Obj = Record<string, any>;
 
@@ -51,25 +78,32 @@ export function adaptUpdate(update: unknown, me: BotIdentity): AdaptResult {
   if (m === undefined) return { kind: 'skip', reason: `update type ${Object.keys(u).filter((k) => k !== 'update_id').join(',') || 'empty'}` };
   checkMessage(m, updateId);
 
-  const text: string = typeof m.text === 'string' ? m.text : typeof m.caption === 'string' ? m.caption : '';
+  const fullText: string = typeof m.text === 'string' ? m.text : typeof m.caption === 'string' ? m.caption : '';
+  const text = boundText(fullText);
   const entities: Obj[] = Array.isArray(m.entities) ? m.entities : Array.isArray(m.caption_entities) ? m.caption_entities : [];
   const attachments = attachmentsOf(m);
   if (!text && attachments.length === 0) return { kind: 'skip', reason: 'service message without text or media' };
 
   const chatType = m.chat.type === 'private' ? 'direct' : 'group';
   if (m.chat.type === 'channel') return { kind: 'skip', reason: 'channel post' };
-  const from: Obj = isObj(m.from) ? m.from : {};
+  // Outside channels Telegram always names a sender (a stand-in user for anonymous admins and
+  // posts on behalf of a chat). Without one the sender is unknown: never take the chat's id.
+  if (!isObj(m.from) || !isInt(m.from.id)) {
+    throw new MalformedUpdateError(`update ${updateId}: message in a ${String(m.chat.type)} chat without a sender (no from.id); ignored`, updateId);
+  }
+  const from: Obj = m.from;
   const replyTo = replyOf(m, me);
   const cmd = commandOf(text, entities);
   const command: ChatCommand | undefined = cmd && (!cmd.target || sameName(cmd.target, me.username)) ? { name: cmd.name, args: cmd.args } : undefined;
-  const mentioned = chatType === 'direct' || isAddressed(text, entities, me, replyTo, cmd?.target);
+  // Entities count in the full text; a slice per entity, so its length costs nothing here.
+  const mentioned = chatType === 'direct' || isAddressed(fullText, entities, me, replyTo, cmd?.target);
 
-  const envelope: ChatEnvelope = {
+  const envelope: TelegramEnvelope = {
     channel: 'telegram',
     account: String(me.id),
     chatId: String(m.chat.id),
     chatType,
-    senderId: String(isInt(from.id) ? from.id : m.chat.id),
+    senderId: String(from.id),
     senderName: nameOf(from) ?? nameOf(m.chat),
     senderIsBot: from.is_bot === true,
     text,
@@ -79,6 +113,7 @@ export function adaptUpdate(update: unknown, me: BotIdentity): AdaptResult {
     timestamp: (isInt(m.edit_date) && edited ? m.edit_date : m.date) * 1000,
     extras: {
       updateId,
+      ...(text.length < fullText.length ? { truncated: true, textLength: fullText.length } : {}),
       ...(typeof m.chat.title === 'string' ? { chatTitle: m.chat.title } : {}),
       ...(typeof from.username === 'string' ? { senderUsername: from.username } : {}),
       ...(typeof from.language_code === 'string' ? { languageCode: from.language_code } : {}),
@@ -88,6 +123,7 @@ export function adaptUpdate(update: unknown, me: BotIdentity): AdaptResult {
   if (replyTo) envelope.replyTo = replyTo;
   if (command) envelope.command = command;
   if (edited) envelope.edited = true;
+  if (text.length < fullText.length) envelope.truncated = true;
   return { kind: 'message', envelope };
 }
 
@@ -147,12 +183,12 @@ function replyOf(m: Obj, me: BotIdentity): ReplyRef | undefined {
   const ref: ReplyRef = { messageId: String(r.message_id), fromBot: from.id === me.id };
   if (isInt(from.id)) ref.senderId = String(from.id);
   const text = typeof r.text === 'string' ? r.text : typeof r.caption === 'string' ? r.caption : undefined;
-  if (text !== undefined) ref.text = text;
+  if (text !== undefined) ref.text = boundText(text);
   return ref;
 }
 
 function attachmentsOf(m: Obj): Attachment[] {
-  const caption = typeof m.caption === 'string' ? m.caption : undefined;
+  const caption = typeof m.caption === 'string' ? boundText(m.caption) : undefined;
   const out: Attachment[] = [];
   const file = (kind: Attachment['kind'], f: unknown) => {
     if (!isObj(f)) return;

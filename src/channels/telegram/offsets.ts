@@ -4,6 +4,8 @@
  * handling an update and confirming it, the persisted offset is what keeps the restarted
  * poller from handling it again.
  */
+import fs from 'fs';
+import path from 'path';
 import type { KeyValueStore } from '../../store/kv';
 
 export interface OffsetStore {
@@ -22,4 +24,54 @@ export function offsetStoreFor(kv: KeyValueStore, botId: number | string): Offse
     },
     save: (offset) => kv.set(key, offset),
   };
+}
+
+/** A write in flight takes milliseconds; a temp file this old was abandoned. */
+const STALE_TEMP_MS = 60_000;
+
+/**
+ * Remove the temp files that atomic writes of `file` left behind when a process died between
+ * writing and renaming (kill -9): `<file>.<pid>.<hex>.tmp` siblings. A temp file counts as
+ * stale when its process is gone, when it is older than this process, or older than a minute;
+ * a write still in flight (another bot of this process saving) is left alone. Never throws;
+ * returns the names removed.
+ */
+export function removeStaleTempFiles(file: string, isAlive: (pid: number) => boolean = processAlive): string[] {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed; // no directory yet: nothing was ever written
+  }
+  const startedAt = Date.now() - process.uptime() * 1000;
+  for (const name of names) {
+    if (!name.startsWith(base + '.')) continue;
+    const m = /^\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name.slice(base.length));
+    if (!m) continue;
+    const full = path.join(dir, name);
+    try {
+      const mtime = fs.statSync(full).mtimeMs;
+      const pid = Number(m[1]);
+      const stale = !isAlive(pid) || mtime < startedAt || Date.now() - mtime > STALE_TEMP_MS;
+      if (!stale) continue;
+      fs.unlinkSync(full);
+      removed.push(name);
+    } catch {
+      /* gone already, or not ours to remove: leave it */
+    }
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, another user's
+  }
 }

@@ -1,16 +1,18 @@
 /**
  * Sending to one Telegram chat: sendMessage / editMessageText / sendChatAction with the rules
  * every reply needs. 429 waits Telegram's `retry_after` and tries again (Telegram did not
- * process the call, so this never duplicates); rejected markup is retried once as plain text;
+ * process the call, so this never duplicates); a dropped connection (reset, hang up, refused)
+ * is tried again a few times after a short capped backoff (decision 0230: a lost reply is worse
+ * than a rare duplicate); rejected markup is retried once as plain text;
  * an edit that changes nothing is not an error. Everything else fails with Telegram's own
  * description, so `done(err)` tells the user what Telegram said.
  */
 import type { Api } from 'grammy';
 import type { ReplyFormat } from '../../envelope';
 import type { DraftOps } from '../stream-relay';
-import { classify, toTelegramError } from './errors';
+import { classify, TelegramError, toTelegramError } from './errors';
 import { render } from './format';
-import { abortableDelay, apiSignal } from './wait';
+import { abortableDelay, apiSignal, Backoff, type BackoffOptions } from './wait';
 
 /** Where a reply goes. */
 export interface ReplyTarget {
@@ -26,6 +28,10 @@ export interface OutboundOptions {
   maxRateLimitRetries?: number;
   /** A `retry_after` longer than this fails at once rather than blocking the flow. Default 60 s. */
   maxRetryAfterMs?: number;
+  /** How many times to try again after a dropped connection. Default 3. */
+  maxNetworkRetries?: number;
+  /** Waits between those tries: doubling from `initialMs`, capped. Default 250 ms to 2 s. */
+  networkBackoff?: BackoffOptions;
   /** Aborts waits (redeploy). */
   signal?: AbortSignal;
   /** Told about plain-text fallbacks, so the node can warn once. */
@@ -37,6 +43,7 @@ type SendApi = Pick<Api, 'sendMessage' | 'editMessageText' | 'sendChatAction' | 
 export class TelegramOutbound {
   private readonly maxRetries: number;
   private readonly maxRetryAfterMs: number;
+  private readonly maxNetworkRetries: number;
 
   constructor(
     private readonly api: SendApi,
@@ -44,6 +51,7 @@ export class TelegramOutbound {
   ) {
     this.maxRetries = opts.maxRateLimitRetries ?? 3;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
+    this.maxNetworkRetries = opts.maxNetworkRetries ?? 3;
   }
 
   /** Send one message (text within Telegram's limit); resolve with its message id. */
@@ -89,15 +97,30 @@ export class TelegramOutbound {
     );
   }
 
+  /**
+   * Delete a message. "Not found" after a dropped connection means the first try got through:
+   * the message is gone, which is what was asked.
+   */
+  async remove(to: ReplyTarget, messageId: string): Promise<void> {
+    let dropped = false;
+    try {
+      // No abort signal on the call itself: a redeploy deletes unfinished drafts while the
+      // client closes (the retries stop with the signal, the one call goes through).
+      await this.retrying('deleteMessage', () => this.api.deleteMessage(to.chatId, Number(messageId)), () => (dropped = true));
+    } catch (err) {
+      const f = (err as { failure?: ReturnType<typeof classify> }).failure;
+      if (dropped && f?.kind === 'rejected' && /not found/i.test(f.description)) return;
+      throw err;
+    }
+  }
+
   /** The {@link DraftOps} of one chat, for the shared stream relay. */
   draftOps(to: ReplyTarget, format: ReplyFormat, onMarkupRejected?: (description: string) => void): DraftOps {
     return {
       send: (text) => this.send(to, text, format, onMarkupRejected),
       edit: (id, text) => this.edit(to, id, text, format, onMarkupRejected),
       typing: () => this.typing(to),
-      remove: async (id) => {
-        await this.api.deleteMessage(to.chatId, Number(id));
-      },
+      remove: (id) => this.remove(to, id),
     };
   }
 
@@ -119,17 +142,37 @@ export class TelegramOutbound {
     }
   }
 
-  /** Run `fn`, waiting out 429s; throw a TelegramError otherwise. */
-  private async retrying<T>(method: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * Run `fn`, waiting out 429s and trying again after dropped connections; throw a
+   * TelegramError otherwise, or once the tries are used up. A close (the signal) ends at once.
+   */
+  private async retrying<T>(method: string, fn: () => Promise<T>, onDropped?: () => void): Promise<T> {
+    const backoff = new Backoff(this.opts.networkBackoff ?? { initialMs: 250, maxMs: 2000 });
+    let rateLimited = 0;
+    let dropped = 0;
+    for (;;) {
       try {
         return await fn();
       } catch (err) {
+        if (this.opts.signal?.aborted) throw toTelegramError(method, err);
         const f = classify(err);
-        if (f.kind !== 'rate-limited' || attempt >= this.maxRetries || (f.retryAfterMs ?? 0) > this.maxRetryAfterMs) {
+        let wait: number;
+        if (f.kind === 'rate-limited' && rateLimited < this.maxRetries && (f.retryAfterMs ?? 0) <= this.maxRetryAfterMs) {
+          rateLimited++;
+          wait = f.retryAfterMs ?? 1000;
+        } else if (f.kind === 'network' && !f.timedOut) {
+          if (dropped >= this.maxNetworkRetries) {
+            throw new TelegramError(`Telegram ${method} failed after ${dropped + 1} attempts, the connection dropped each time: ${f.description}`, f);
+          }
+          dropped++;
+          onDropped?.();
+          wait = backoff.next();
+        } else {
           throw toTelegramError(method, err);
         }
-        await abortableDelay(f.retryAfterMs ?? 1000, this.opts.signal);
+        await abortableDelay(wait, this.opts.signal).catch(() => {
+          throw toTelegramError(method, err);
+        });
       }
     }
   }

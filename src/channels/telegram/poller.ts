@@ -7,7 +7,7 @@
  * in-flight long poll and resolves when the loop has exited, so the next poller never overlaps.
  */
 import type { Api } from 'grammy';
-import { classify, type Failure } from './errors';
+import { classify, redactTokens, type Failure } from './errors';
 import { updateIdOf } from './inbound';
 import type { OffsetStore } from './offsets';
 import { abortableDelay, apiSignal, Backoff, type BackoffOptions } from './wait';
@@ -64,7 +64,7 @@ export class Poller {
     this.running = this.loop().catch((err) => {
       // Only a bug gets here; report it rather than leave an unhandled rejection.
       this.opts.onProblem(err as Error);
-      this.setState({ state: 'failed', failure: { kind: 'network', description: (err as Error).message } });
+      this.setState({ state: 'failed', failure: { kind: 'network', description: redactTokens((err as Error).message) } });
     });
   }
 
@@ -117,14 +117,19 @@ export class Poller {
           apiSignal(this.signal),
         );
         if (this.signal.aborted) break;
+        if (!Array.isArray(updates)) {
+          // A broken proxy or API root: asking again at once would spin. Back off like any
+          // failure, and say so once per backoff step.
+          probe = true;
+          const description = `Telegram answered getUpdates with something that is not a list of updates (${kindOf(updates)})`;
+          this.opts.onProblem(new Error(`${description}; asking again later`));
+          await this.onFailure({ kind: 'server', description: redactTokens(description) }).catch(() => undefined);
+          continue;
+        }
         probe = false;
         this.backoff.reset();
         this.conflictBackoff.reset();
         this.setState({ state: 'polling' });
-        if (!Array.isArray(updates)) {
-          this.opts.onProblem(new Error(`getUpdates returned ${typeof updates}, not a list; ignored`));
-          continue;
-        }
         await this.handleBatch(updates);
       } catch (err) {
         if (this.signal.aborted) break;
@@ -193,6 +198,11 @@ export class Poller {
     this.setState({ state: 'reconnecting', failure: f, retryInMs: wait });
     await abortableDelay(wait, this.signal);
   }
+}
+
+/** What a value is, in a word, for a message ("string", "object", "null"). */
+function kindOf(v: unknown): string {
+  return v === null ? 'null' : typeof v;
 }
 
 /** `p`, or earlier when `signal` aborts (never rejects; the listener is removed either way). */

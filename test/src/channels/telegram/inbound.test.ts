@@ -1,5 +1,5 @@
 import assert from 'assert';
-import { adaptUpdate, MalformedUpdateError, type BotIdentity } from '../../../../src/channels/telegram/inbound';
+import { adaptUpdate, MalformedUpdateError, MAX_INBOUND_TEXT, type BotIdentity } from '../../../../src/channels/telegram/inbound';
 
 const me: BotIdentity = { id: 42, username: 'Claw_Bot' };
 const ann = { id: 7, is_bot: false, first_name: 'Ann', username: 'ann' };
@@ -70,6 +70,35 @@ describe('telegram inbound: update -> envelope', () => {
     assert.strictEqual(adaptUpdate(msg({ new_chat_members: [ann] }), me).kind, 'skip');
     assert.strictEqual(adaptUpdate({ update_id: 1, callback_query: {} }, me).kind, 'skip');
     assert.strictEqual(env(msg({ text: 'beep', from: { id: 9, is_bot: true, first_name: 'B' } })).senderIsBot, true);
+  });
+
+  it('a message without a sender is malformed, never "from the chat" (private chat or group)', () => {
+    for (const chat of [{ id: 7, type: 'private' }, group]) {
+      for (const from of [undefined, null, {}, { id: '7' }]) {
+        const update = { update_id: 10, message: { message_id: 3, date: 1, chat, text: 'I am the owner', ...(from === undefined ? {} : { from }) } };
+        assert.throws(() => adaptUpdate(update, me), /without a sender/, JSON.stringify(update));
+      }
+    }
+    // A channel post has no sender by design: skipped as before, not an error.
+    assert.strictEqual(adaptUpdate({ update_id: 1, message: { message_id: 1, date: 1, chat: { id: -5, type: 'channel' }, text: 'post' } }, me).kind, 'skip');
+  });
+
+  it('bounds a giant text, caption and quoted reply at MAX_INBOUND_TEXT and flags the cut', () => {
+    const big = 'x'.repeat(100_000);
+    const e = env(msg({ text: big, reply_to_message: { message_id: 2, date: 1, chat: group, from: ann, text: big } }, { id: 7, type: 'private' }));
+    assert.strictEqual(e.text.length, MAX_INBOUND_TEXT);
+    assert.strictEqual(MAX_INBOUND_TEXT, 16_384);
+    assert.deepStrictEqual([e.truncated, e.extras.truncated, e.extras.textLength], [true, true, 100_000]);
+    assert.strictEqual(e.replyTo.text.length, MAX_INBOUND_TEXT);
+    const c = env(msg({ caption: big, photo: [{ file_id: 'p' }] }));
+    assert.deepStrictEqual([c.text.length, c.attachments[0].caption.length, c.truncated], [MAX_INBOUND_TEXT, MAX_INBOUND_TEXT, true]);
+    // Never half an emoji at the cut; a text within the bound is whole and not flagged.
+    const emoji = 'a' + '😀'.repeat(MAX_INBOUND_TEXT);
+    const cut = env(msg({ text: emoji })).text;
+    assert.strictEqual(cut.length, MAX_INBOUND_TEXT - 1);
+    assert.ok(!/[\ud800-\udbff]$/.test(cut));
+    const fine = env(msg({ text: 'y'.repeat(4096) }));
+    assert.deepStrictEqual([fine.text.length, fine.truncated, fine.extras.truncated], [4096, undefined, undefined]);
   });
 
   it('throws MalformedUpdateError for broken shapes', () => {

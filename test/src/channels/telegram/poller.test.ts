@@ -82,6 +82,29 @@ describe('telegram poller', () => {
     assert.deepStrictEqual(states.map((s) => s.state), ['connecting', 'polling', 'stopped']);
   });
 
+  it('a getUpdates answer that is not a list backs off like a failure, says so once per try, and recovers', async () => {
+    const seen: any[] = [];
+    const states: PollerEvent[] = [];
+    const problems: Error[] = [];
+    const p = poller(new MemoryKeyValueStore(), seen, states, problems);
+    tg.fail('getUpdates', { result: 'not-an-array' }, 4);
+    tg.fail('getUpdates', { result: { updates: [] } }, 2);
+    p.start();
+    const polls = () => tg.calls.filter((c) => c.method === 'getUpdates');
+    await tg.waitFor(() => polls().length >= 7, 'six odd answers and the poll after them');
+    // Backoff here is 20-50 ms: each call after an odd answer waits for it (a spinning loop does not).
+    const gaps = polls().slice(0, 7).map((c, i, all) => (i ? c.at - all[i - 1].at : 0)).slice(1);
+    assert.ok(gaps.every((g) => g >= 15), `asked again without waiting: gaps ${gaps.join(', ')} ms`);
+    tg.userSays('after');
+    await tg.waitFor(() => seen.length === 1, 'the message after the odd answers');
+    await p.stop();
+    assert.strictEqual(problems.length, 6, problems.map((e) => e.message).join(' | '));
+    for (const e of problems) assert.match(e.message, /^Telegram answered getUpdates with something that is not a list of updates \((string|object)\)/);
+    const waits = states.filter((s) => s.state === 'reconnecting');
+    assert.strictEqual(waits.length, 6);
+    assert.ok(waits.every((s) => (s.retryInMs ?? 0) >= 20 && /not a list of updates/.test(s.failure?.description ?? '')));
+  });
+
   describe('hand-off before confirming (decision 0160)', () => {
     /** A hand-off the test settles itself. */
     function deferred() {
