@@ -71,6 +71,8 @@ export interface ChatEnvelope {
   command?: ChatCommand;
   /** An edit of an earlier message. */
   edited?: boolean;
+  /** The text was longer than {@link MAX_INBOUND_TEXT} and was cut there ({@link boundText}). */
+  truncated?: boolean;
   attachments: Attachment[];
   /** When the platform says it was sent, in ms since the epoch. */
   timestamp: number;
@@ -148,6 +150,34 @@ export function requireEnvelope(value: unknown, where = 'msg.chat'): ChatEnvelop
   if (typeof chat.mentioned !== 'boolean') chat.mentioned = chat.chatType === 'direct';
   if (typeof chat.timestamp !== 'number') chat.timestamp = Date.now();
   return chat;
+}
+
+/**
+ * The longest text (or caption, or quoted reply) a channel-in node passes on, in UTF-16 units.
+ * Platforms cap a message far below it (Telegram 4,096, Discord 4,000), so a real message is
+ * never cut; only a proxy or a hostile API root sends more, and that must not reach the model
+ * whole (decision 0190: fixed bounds on untrusted input).
+ */
+export const MAX_INBOUND_TEXT = 16_384;
+
+/** `text` cut to `max` UTF-16 units, never between the two halves of a surrogate pair. */
+export function boundText(text: string, max = MAX_INBOUND_TEXT): string {
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return text.slice(0, end);
+}
+
+/**
+ * Words for what a message carries besides text, for a model that only reads text:
+ * `[sticker]`, `[image]`, `[document report.pdf]`. Empty when there are no attachments.
+ */
+export function describeAttachments(attachments: readonly Attachment[]): string {
+  return attachments
+    .slice(0, 10)
+    .map((a) => `[${a.kind}${a.name ? ` ${String(a.name).slice(0, 100)}` : ''}]`)
+    .join(' ');
 }
 
 /** A stable string naming one peer on one bot account: `telegram:123456:42`. */

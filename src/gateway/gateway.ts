@@ -9,7 +9,7 @@
  * the {@link SessionStore}; this class only holds timers and local counters.
  */
 import crypto from 'crypto';
-import { requireEnvelope, EnvelopeError, type ChatEnvelope } from '../envelope';
+import { describeAttachments, requireEnvelope, EnvelopeError, type ChatEnvelope } from '../envelope';
 import { abortTurn, releaseTurnSignal } from '../turn-signals';
 import { clearSteer, pushSteer } from '../turn-steering';
 import { isShared, sessionKey, checkKeyTemplate, type KeyOptions } from './keys';
@@ -277,7 +277,7 @@ export class Gateway {
     if (this.state === 'opening') await this.opening;
     const key = this.keyOf(chat);
     if (this.state !== 'open') return this.reject(key, 'closed');
-    const body = typeof text === 'string' ? text : chat.text;
+    const body = turnText(chat, typeof text === 'string' ? text : chat.text);
     if (this.isReset(chat, body)) {
       await this.reset(key);
       return { status: 'reset', key };
@@ -768,4 +768,16 @@ export class Gateway {
       }
     }
   }
+}
+
+/**
+ * The user's words for the history: the text, or for a message that is only media (a sticker,
+ * a photo without caption) what it carries, since a model cannot answer an empty message (and
+ * some providers refuse one).
+ */
+function turnText(chat: ChatEnvelope, text: string): string {
+  if (text.trim()) return text;
+  const media = describeAttachments(chat.attachments);
+  if (media) return media;
+  throw new EnvelopeError('the message has no text (msg.payload and msg.chat.text are empty) and no attachments: there is nothing to answer');
 }

@@ -1,5 +1,6 @@
 import assert from 'assert';
 import { adaptUpdate, MalformedUpdateError, type BotIdentity } from '../../src/channels/telegram/inbound';
+import { MAX_INBOUND_TEXT } from '../../src/envelope';
 
 const me: BotIdentity = { id: 42, username: 'Claw_Bot' };
 const ann = { id: 7, is_bot: false, first_name: 'Ann', username: 'ann' };
@@ -34,10 +35,12 @@ describe('security: hostile Telegram updates', () => {
     }
   });
 
-  it('a giant text is passed on whole (the splitter and length checks are downstream), prototype keys stay data', () => {
+  it('a giant text is cut at the inbound bound and marked, prototype keys stay data', () => {
     const text = 'z'.repeat(1_000_000);
     const r = adaptUpdate(msg({ text }, { id: 7, type: 'private' }), me);
-    assert.ok(r.kind === 'message' && r.envelope.text.length === text.length);
+    assert.ok(r.kind === 'message');
+    assert.strictEqual(r.envelope.text.length, MAX_INBOUND_TEXT);
+    assert.strictEqual(r.envelope.truncated, true);
     const hostile = JSON.parse('{"update_id": 14, "message": {"message_id": 1, "date": 1, "chat": {"id": 7, "type": "private"}, "from": {"id": 7, "first_name": "x", "__proto__": {"polluted": 1}}, "text": "hi"}}');
     adaptUpdate(hostile, me);
     assert.strictEqual(({} as Record<string, unknown>).polluted, undefined);

@@ -6,26 +6,15 @@
  * {@link MAX_INBOUND_TEXT} is cut there and the envelope says `truncated: true`.
  */
 import { ChannelType, type Message } from 'discord.js';
-import type { Attachment, ChatCommand, ChatEnvelope, ReplyRef } from '../../envelope';
+import { boundText, MAX_INBOUND_TEXT, type Attachment, type ChatCommand, type ChatEnvelope, type ReplyRef } from '../../envelope';
 
 export interface InboundOptions {
   /** Accept messages from other bots (the bot's own messages are always dropped). */
   allowBots?: boolean;
 }
 
-/**
- * The most text of one message that is passed on, in UTF-16 code units. Discord itself caps a
- * message at 4,000 characters (2,000 without Nitro), so only a proxy or a hostile fake sends
- * more; four times Discord's cap never cuts a real message but keeps a 100,000-character
- * "message" out of the LLM context (docs/decisions/0220-discord-malformed-packets-rest-401-inbound-bound.md).
- */
-export const MAX_INBOUND_TEXT = 16_384;
-
-/** A Discord envelope: the shared one, plus `truncated` when the text was cut. */
-export type DiscordEnvelope = ChatEnvelope & {
-  /** True when the message text was longer than {@link MAX_INBOUND_TEXT} and was cut there. */
-  truncated?: boolean;
-};
+/** Discord's envelope is the shared one (`truncated` included). */
+export type DiscordEnvelope = ChatEnvelope;
 
 /**
  * Why a message was not turned into an envelope. `malformed`: the packet lacked what every
@@ -55,7 +44,7 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   const leading = new RegExp(`^\\s*<@!?${botId}>[\\s,:]*`);
   const raw = message.content ?? '';
   const whole = raw.replace(leading, '');
-  const text = cut(whole);
+  const text = boundText(whole);
   const attachments = [...message.attachments.values()].map(toAttachment);
   if (!text.trim() && attachments.length === 0) return { skipped: 'empty' };
 
@@ -89,19 +78,11 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   if (message.editedTimestamp) envelope.edited = true;
   if (text.length < whole.length) {
     envelope.truncated = true;
-    // As the Telegram channel marks it, so a flow can check one place for every channel.
-    extras.truncated = true;
     extras.textLength = whole.length;
   }
   return { envelope };
 }
 
-/** `text` cut to {@link MAX_INBOUND_TEXT}, never between the two halves of a surrogate pair. */
-function cut(text: string): string {
-  if (text.length <= MAX_INBOUND_TEXT) return text;
-  const end = /[\uD800-\uDBFF]/.test(text[MAX_INBOUND_TEXT - 1]) ? MAX_INBOUND_TEXT - 1 : MAX_INBOUND_TEXT;
-  return text.slice(0, end);
-}
 
 /** `/new`, `/pair approve X`: plain-text commands (not Discord slash interactions). */
 export function parseCommand(text: string): ChatCommand | undefined {
@@ -121,7 +102,7 @@ function replyRef(message: Message, botId: string): ReplyRef | undefined {
     ref.senderId = author.id;
     ref.fromBot = author.id === botId;
   }
-  if (typeof referenced?.content === 'string' && referenced.content) ref.text = cut(referenced.content);
+  if (typeof referenced?.content === 'string' && referenced.content) ref.text = boundText(referenced.content);
   return ref;
 }
 

@@ -6,10 +6,10 @@
  * their name without a `@botname` suffix, and a command for another bot is not ours.
  *
  * Untrusted input is bounded here (decision 0230): text longer than {@link MAX_INBOUND_TEXT}
- * is cut and flagged (`truncated`, and `extras.truncated` with the original `extras.textLength`), and a message in a chat without a sender (`from`) is
- * malformed, never "from the chat".
+ * is cut and flagged (`truncated`, with the original length in `extras.textLength`), and a
+ * message in a chat without a sender (`from`) is malformed, never "from the chat".
  */
-import type { Attachment, ChatEnvelope, ChatCommand, ReplyRef } from '../../envelope';
+import { boundText, MAX_INBOUND_TEXT, type Attachment, type ChatEnvelope, type ChatCommand, type ReplyRef } from '../../envelope';
 
 /** The bot as getMe describes it: enough to recognise mentions of it. */
 export interface BotIdentity {
@@ -17,28 +17,8 @@ export interface BotIdentity {
   username: string;
 }
 
-/**
- * The longest text (or caption, or quoted reply) an envelope carries, in UTF-16 units. Telegram
- * itself caps text at 4096 and captions at 1024; more can only come from a custom API root, and
- * would go to the model whole. Four full messages' worth, so nothing real is ever cut; the same
- * bound as the Discord channel's.
- */
-export const MAX_INBOUND_TEXT = 16_384;
-
-/** A Telegram envelope: the shared one, plus `truncated` when the text was cut. */
-export type TelegramEnvelope = ChatEnvelope & {
-  /** True when the text (or caption) was longer than {@link MAX_INBOUND_TEXT} and was cut there. */
-  truncated?: boolean;
-};
-
-/** `text` cut to `max` UTF-16 units, never between the two halves of a surrogate pair. */
-export function boundText(text: string, max = MAX_INBOUND_TEXT): string {
-  if (text.length <= max) return text;
-  let end = max;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return text.slice(0, end);
-}
+/** Telegram's envelope is the shared one (`truncated` included). */
+export type TelegramEnvelope = ChatEnvelope;
 
 /** Raised for an update that does not have the shape the Bot API documents. */
 export class MalformedUpdateError extends Error {
@@ -113,7 +93,7 @@ export function adaptUpdate(update: unknown, me: BotIdentity): AdaptResult {
     timestamp: (isInt(m.edit_date) && edited ? m.edit_date : m.date) * 1000,
     extras: {
       updateId,
-      ...(text.length < fullText.length ? { truncated: true, textLength: fullText.length } : {}),
+      ...(text.length < fullText.length ? { textLength: fullText.length } : {}),
       ...(typeof m.chat.title === 'string' ? { chatTitle: m.chat.title } : {}),
       ...(typeof from.username === 'string' ? { senderUsername: from.username } : {}),
       ...(typeof from.language_code === 'string' ? { languageCode: from.language_code } : {}),

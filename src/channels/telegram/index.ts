@@ -3,7 +3,7 @@
  * envelope adapter, and reply sending. No Node-RED import; nodes/telegram-*.ts are the skin.
  */
 export { TelegramClient, type ClientStatus, type ClientState, type InboundEvent, type TelegramClientOptions } from './client';
-export { adaptUpdate, isAddressed, MalformedUpdateError, MAX_INBOUND_TEXT, type BotIdentity } from './inbound';
+export { adaptUpdate, isAddressed, MalformedUpdateError, type BotIdentity } from './inbound';
 export { TelegramOutbound, type ReplyTarget } from './outbound';
 export { render, markdownToHtml, escapeHtml, htmlToPlain } from './format';
 export { classify, redactTokens, TelegramError, toTelegramError, type Failure, type FailureKind } from './errors';

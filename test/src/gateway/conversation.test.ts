@@ -270,6 +270,17 @@ describe('gateway conversation management', () => {
     });
   });
 
+  it('a message that is only media reaches the model as words; one with nothing at all is refused', async () => {
+    const g = await open();
+    const t = turns(g);
+    await g.submit(chatOf('dora', { text: '', attachments: [{ kind: 'sticker', id: 'f1' }] }));
+    const turn = await t.next();
+    assert.strictEqual(turn.text, '[sticker]');
+    assert.strictEqual(turn.history[turn.history.length - 1].content, '[sticker]');
+    await g.endTurn(turn, { reply: 'nice sticker' });
+    await assert.rejects(g.submit(chatOf('dora', { text: '  ', attachments: [] })), /no text .* and no attachments/);
+  });
+
   it('foldCount keeps the last N user turns (a run of user entries is one turn)', () => {
     const h = (roles: string) => [...roles].map((r) => ({ role: r === 'u' ? 'user' : 'assistant', content: r }) as HistoryEntry);
     assert.strictEqual(foldCount(h('uauaua'), 2), 2);
