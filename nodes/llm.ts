@@ -98,9 +98,11 @@ export = function (RED: NodeAPI) {
           throw new LlmError(t('errors.noProvider', { which: i === 0 ? t('label.provider') : `${t('label.fallbacks')} #${i}` }), { kind: 'config' });
         }
         const s = cfg.settings();
-        const model = (i === 0 && config.model?.trim()) || s.defaultModel;
+        const provider = cfg.provider();
+        // The provider's default covers the config's empty Model (the provider's own default too).
+        const model = (i === 0 && config.model?.trim()) || provider.defaultModel || s.defaultModel;
         if (!model) throw new LlmError(t('errors.noModel', { name: s.label ?? s.provider }), { kind: 'config', provider: s.provider });
-        out.push({ provider: cfg.provider(), model, label: s.label, timeoutMs: s.timeoutMs, secrets: s.apiKey ? [s.apiKey] : [] });
+        out.push({ provider, model, label: s.label, timeoutMs: s.timeoutMs, secrets: s.apiKey ? [s.apiKey] : [] });
       });
       return out;
     }

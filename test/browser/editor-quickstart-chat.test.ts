@@ -28,7 +28,7 @@ describe('quick-start example: chat page to the model and back (Chromium)', func
     const flow = JSON.parse(fs.readFileSync(FILE, 'utf8')) as any[];
     const provider = flow.find((n) => n.type === 'clawflow-llm-provider');
     assert.strictEqual(provider.provider, 'ollama', 'the quick start uses Ollama by default');
-    assert.strictEqual(provider.baseUrl, 'http://127.0.0.1:11434');
+    assert.strictEqual(provider.baseUrl, '', "Ollama's own default address (127.0.0.1:11434)");
     provider.baseUrl = ollama.url; // the only change: the fake instead of a real Ollama
     nr = await startNodeRed({ linkPackage: true, flows: flow, settings: { telemetry: { enabled: false } } });
     browser = await launchBrowser({ viewport: { width: 420, height: 760 } });
