@@ -43,6 +43,18 @@ interface TelegramSettings {
 
 const TOKEN_SHAPE = /^\d+:[A-Za-z0-9_-]{10,}$/;
 
+/**
+ * One store per offsets file in this process: every bot keeps its offset as a key of the same
+ * file, and a store rewrites the whole file from its own cache, so two stores on one file
+ * would overwrite each other's bots (survives redeploys, like the file).
+ */
+const offsetFiles = new Map<string, FileKeyValueStore>();
+function offsetFile(file: string): FileKeyValueStore {
+  let store = offsetFiles.get(file);
+  if (!store) offsetFiles.set(file, (store = new FileKeyValueStore(file)));
+  return store;
+}
+
 export = function (RED: NodeAPI) {
   function TelegramBot(this: TelegramBotNode, config: TelegramBotDef) {
     RED.nodes.createNode(this, config);
@@ -146,7 +158,7 @@ export = function (RED: NodeAPI) {
         const file = path.join(userDir, 'clawflow', 'telegram', 'offsets.json');
         // Temp files of saves cut short by a crash (kill -9) would pile up in the user dir.
         removeStaleTempFiles(file);
-        store = new FileKeyValueStore(file);
+        store = offsetFile(file);
       } else {
         store = new MemoryKeyValueStore();
         node.warn(t('errors.noUserDir'));

@@ -96,6 +96,47 @@ describe('telegram nodes: dropped connections', function () {
     assert.strictEqual(tg.calls.filter((c) => c.method === 'sendMessage').length, 3);
   });
 
+  it('two bots keep both their offsets in offsets.json (neither save overwrites the other)', async () => {
+    const tg2 = await startFakeTelegram({ token: '987654321:AASecondFakeTokenForTests_abcdefghij' });
+    try {
+      const a = botConfig(tg);
+      const b = botConfig(tg2, { id: 'bot2', name: 'second bot' });
+      const flow = [
+        a.node,
+        b.node,
+        { id: 'in', type: 'clawflow-telegram-in', bot: 'bot', wires: [['got']] },
+        { id: 'in2', type: 'clawflow-telegram-in', bot: 'bot2', wires: [['got']] },
+        { id: 'got', type: 'helper' },
+      ];
+      await helper.load(NODES, flow, { bot: a.credentials.bot, bot2: { token: tg2.token } });
+      const got: any[] = [];
+      helper.getNode('got').on('input', (m: any) => got.push(m));
+      await waitForStatus(helper.getNode('in'), polling);
+      await waitForStatus(helper.getNode('in2'), polling);
+      // Turn about, so each bot saves after the other one did.
+      const u1 = tg.userSays('one');
+      await tg.waitFor(() => got.length === 1, 'the first bot got its message');
+      const u2 = tg2.userSays('two');
+      await tg2.waitFor(() => got.length === 2, 'the second bot got its message');
+      const u3 = tg.userSays('three');
+      await tg.waitFor(() => got.length === 3, 'the first bot again');
+      const file = path.join(settings.userDir, 'clawflow', 'telegram', 'offsets.json');
+      const want = { [`offset:${tg.bot.id}`]: u3.update_id + 1, [`offset:${tg2.bot.id}`]: u2.update_id + 1 };
+      const deadline = Date.now() + 5000;
+      let saved: Record<string, number> = {};
+      while (Date.now() < deadline) {
+        saved = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+        if (JSON.stringify(saved) === JSON.stringify({ ...saved, ...want })) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepStrictEqual({ ...saved, ...want }, saved, `offsets.json holds both bots: ${JSON.stringify(saved)}`);
+      assert.ok(u1.update_id < u3.update_id);
+    } finally {
+      await helper.unload();
+      await tg2.close();
+    }
+  });
+
   it('removes temp files that a killed process left next to offsets.json, keeps a write in flight', async () => {
     const dir = path.join(settings.userDir, 'clawflow', 'telegram');
     fs.mkdirSync(dir, { recursive: true });
