@@ -17,7 +17,11 @@
  * - `P waiting` counter of all waiting messages; `P seq` arrival sequence.
  * - `P seen:k \n platformId` (TTL a day): a message of session k accepted lately, so the same
  *   message delivered again is refused as a duplicate.
- * A queue entry is `seq \n historyEntryJSON \n queuedMessageJSON`, built so the scripts never
+ * - `P alive:<instance>` (TTL one lease, refreshed by its instance): the instance is running.
+ *   A message is claimed by the instance that accepted it (its home) while that one is alive,
+ *   so the reply leaves where the chat is connected (a web chat socket lives in one instance);
+ *   any instance claims it once the home is gone (killed, or stopped for good).
+ * A queue entry is `seq home \n historyEntryJSON \n queuedMessageJSON`, built so the scripts never
  * parse JSON (cjson would turn `[]` into `{}`): the history entry is prepared by the caller.
  *
  * Key names are built inside the scripts from P, so the store needs one Redis (6.2+), or a
@@ -34,7 +38,11 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function seq_of(e)
-  return tonumber(string.sub(e, 1, string.find(e, '\\n', 1, true) - 1))
+  return tonumber(string.match(e, '^%d+'))
+end
+-- The instance that accepted a queue entry's message (its home), if the entry names one.
+local function home_of(e)
+  return string.match(e, '^%d+ ([^\\n]+)\\n')
 end
 -- Where the three parts of a queue entry (seq, history entry, message) meet.
 local function cuts(e)
@@ -77,7 +85,8 @@ end
 `;
 
 /**
- * ARGV: P, k, entry, info, now, maxWaiting, maxPerSession, platformId ('' for none), seenTtlS
+ * ARGV: P, k, entry, info, now, maxWaiting, maxPerSession, platformId ('' for none), seenTtlS,
+ * instance (the accepting instance, the message's home)
  * -> {accepted, reason, waiting, sessionWaiting}. An accepted platform id is kept for seenTtlS
  * under `P seen:k \n id`: the same id again is a `duplicate` (a channel delivering again).
  */
@@ -97,21 +106,24 @@ else
 end
 redis.call('PERSIST', S)
 redis.call('PERSIST', H)
-redis.call('RPUSH', Q, seq .. '\\n' .. ARGV[3])
+redis.call('RPUSH', Q, seq .. ' ' .. ARGV[10] .. '\\n' .. ARGV[3])
 w = redis.call('INCR', WAITING)
 if redis.call('HEXISTS', S, 'turnId') == 0 then redis.call('ZADD', READY, 'NX', seq, k) end
 return {1, 'ok', w, sw + 1}
 `;
 
 /**
- * ARGV: P, k, turnId, take, historyLimit, slotLimit, leaseMs ->
+ * ARGV: P, k, turnId, take, historyLimit, slotLimit, leaseMs, instance ->
  * {1, fence, items, history, context, total, epoch, summary|'', covers}
- * | {0, 'running' | 'empty' | 'noslot'}
+ * | {0, 'running' | 'empty' | 'away' | 'noslot'} ('away': the head message's home instance is
+ * alive and is not this one; it claims it)
  */
 export const CLAIM = `${COMMON}
 if redis.call('HEXISTS', S, 'turnId') == 1 then return {0, 'running'} end
 local n = redis.call('LLEN', Q)
 if n == 0 then redis.call('ZREM', READY, k) return {0, 'empty'} end
+local home = home_of(redis.call('LINDEX', Q, 0))
+if home and home ~= ARGV[8] and redis.call('EXISTS', P .. 'alive:' .. home) == 1 then return {0, 'away'} end
 if redis.call('ZCARD', SLOTS) >= tonumber(ARGV[6]) then return {0, 'noslot'} end
 local items
 if ARGV[4] == 'all' then

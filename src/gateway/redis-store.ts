@@ -14,6 +14,7 @@
  * {@link StoreUnavailableError} (no offline queue: a message is accepted only once Redis has
  * it), the client reconnects by itself, and on reconnect the store sweeps and signals again.
  */
+import crypto from 'crypto';
 import { Redis, ReplyError } from 'ioredis';
 import type { KeyValueStore } from '../store/kv';
 import { RedisKeyValueStore } from './redis-kv';
@@ -42,6 +43,12 @@ import type {
  */
 const SEEN_TTL_S = 86_400;
 
+/**
+ * This process as a Redis instance: one id for all its stores, so a redeploy (a new store)
+ * keeps claiming the messages it accepted before (its web chat sockets are still here).
+ */
+const PROCESS_INSTANCE = crypto.randomUUID();
+
 export interface RedisSessionStoreOptions {
   /** Default `redis://127.0.0.1:6379`. A password here works, but belongs in `password`. */
   url?: string;
@@ -58,6 +65,11 @@ export interface RedisSessionStoreOptions {
   sweepEveryMs?: number;
   /** A command not answered within this many ms fails (Redis unreachable). Default 5000. */
   commandTimeoutMs?: number;
+  /**
+   * Who this store is among the instances (default: one id per process). Messages it accepts
+   * are claimed by it while it is alive. Tests that run two "instances" in one process set it.
+   */
+  instanceId?: string;
 }
 
 type State = 'new' | 'connecting' | 'ready' | 'down' | 'closed';
@@ -81,7 +93,8 @@ export class RedisSessionStore implements SharedSessionStore {
   readonly renewEveryMs: number;
   readonly prefix: string;
   private readonly url: string;
-  private readonly o: Required<Omit<RedisSessionStoreOptions, 'url' | 'password' | 'prefix'>>;
+  private readonly o: Required<Omit<RedisSessionStoreOptions, 'url' | 'password' | 'prefix' | 'instanceId'>>;
+  private readonly instance: string;
   private readonly client: Redis;
   private readonly sub: Redis;
   private state: State = 'new';
@@ -98,6 +111,7 @@ export class RedisSessionStore implements SharedSessionStore {
 
   constructor(opts: RedisSessionStoreOptions = {}) {
     this.url = opts.url?.trim() || 'redis://127.0.0.1:6379';
+    this.instance = (opts.instanceId ?? PROCESS_INSTANCE).replace(/\s+/g, '-') || PROCESS_INSTANCE;
     this.prefix = opts.prefix ?? 'clawflow:';
     const lease = opts.leaseTtlMs ?? 20_000;
     if (!Number.isFinite(lease) || lease < 300) throw new RangeError(`the Redis lease must be at least 300 ms, got ${lease}`);
@@ -191,6 +205,7 @@ export class RedisSessionStore implements SharedSessionStore {
     }
     if (this.state === 'connecting') this.state = 'ready';
     try {
+      await this.beat();
       const requeued = await this.sweep();
       const [keys, waiting] = await this.runnable(1000);
       return { keys, waiting, requeued };
@@ -201,13 +216,13 @@ export class RedisSessionStore implements SharedSessionStore {
 
   async enqueue(msg: QueuedMessage, bounds: BacklogBounds): Promise<EnqueueResult> {
     const entry = `${JSON.stringify(userEntry(msg))}\n${JSON.stringify(msg)}`;
-    const r = (await this.run('cfEnqueue', msg.key, entry, JSON.stringify(sessionInfoOf(msg.chat)), msg.ts, bounds.maxWaiting, bounds.maxWaitingPerSession, msg.platformId ?? '', SEEN_TTL_S)) as [number, string, number, number];
+    const r = (await this.run('cfEnqueue', msg.key, entry, JSON.stringify(sessionInfoOf(msg.chat)), msg.ts, bounds.maxWaiting, bounds.maxWaitingPerSession, msg.platformId ?? '', SEEN_TTL_S, this.instance)) as [number, string, number, number];
     if (r[0] === 1) return { accepted: true, waiting: r[2], sessionWaiting: r[3] };
     return { accepted: false, reason: r[1] as 'busy' | 'session_busy' | 'duplicate', waiting: r[2], sessionWaiting: r[3] };
   }
 
   async claim(key: string, turnId: string, take: ClaimTake, historyLimit: number, _now?: number): Promise<ClaimedTurn | null> {
-    const r = (await this.run('cfClaim', key, turnId, take, Math.max(0, historyLimit), this.o.concurrency, this.o.leaseTtlMs)) as
+    const r = (await this.run('cfClaim', key, turnId, take, Math.max(0, historyLimit), this.o.concurrency, this.o.leaseTtlMs, this.instance)) as
       | [1, number, string[], string[], string, number, number, string, number]
       | [0, string];
     if (r[0] === 0) {
@@ -412,9 +427,15 @@ export class RedisSessionStore implements SharedSessionStore {
     }
   }
 
+  /** Tell the other instances this one runs (its accepted messages stay its own to claim). */
+  private async beat(): Promise<void> {
+    await this.client.set(`${this.prefix}alive:${this.instance}`, '1', 'PX', this.o.leaseTtlMs);
+  }
+
   private async sweepAndWake(): Promise<void> {
     if (this.state !== 'ready') return;
     try {
+      await this.beat();
       const n = await this.sweep();
       if (n) await this.client.publish(this.wakeChannel, '1');
     } catch {

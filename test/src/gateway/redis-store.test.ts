@@ -79,6 +79,35 @@ describe('redis session store', function () {
     assert.deepStrictEqual(outcomes, ['ok', 'ok', 'ok', 'ok', 'session_busy', 'session_busy']);
   });
 
+  it('a message is claimed by the instance that accepted it while that one lives, by any once it is gone', async () => {
+    // The web chat socket of a chat lives in the instance its message came in on: the turn (and
+    // so the reply) must leave there. Another instance takes over only when that one stopped.
+    const a = await store({ instanceId: 'inst-a', sweepEveryMs: 100 });
+    const b = await store({ instanceId: 'inst-b', sweepEveryMs: 100 });
+    const ka = 'webchat:w1:peer-on-a';
+    const kb = 'webchat:w1:peer-on-b';
+    await a.enqueue(msg(ka, 'to a'), bounds);
+    await b.enqueue(msg(kb, 'to b'), bounds);
+    assert.strictEqual(await b.claim(ka, 'tb', 'one', 40, Date.now()), null, 'not b: a accepted it and is alive');
+    assert.strictEqual(await a.claim(kb, 'ta', 'one', 40, Date.now()), null, 'not a: b accepted it and is alive');
+    const ta = await a.claim(ka, 'ta', 'one', 40, Date.now());
+    assert.deepStrictEqual(ta!.items.map((m) => m.text), ['to a']);
+    await a.finish(ka, 'ta', ta!.fence, { status: 'done', reply: 'from a' }, Date.now());
+    // a stops (killed or closed for good): its heartbeat runs out within one lease.
+    await a.enqueue(msg(ka, 'again to a'), bounds);
+    await a.close();
+    stores.splice(stores.indexOf(a), 1);
+    const deadline = Date.now() + 5000;
+    let tb = null;
+    while (!tb && Date.now() < deadline) {
+      tb = await b.claim(ka, 'tb', 'one', 40, Date.now());
+      if (!tb) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(tb, 'b took over the message of the instance that is gone');
+    assert.deepStrictEqual(tb.items.map((m) => m.text), ['again to a']);
+    assert.deepStrictEqual(tb.history.map((h) => h.content), ['to a', 'from a']);
+  });
+
   it('limits running turns across stores to the cluster-wide concurrency', async () => {
     const a = await store({ concurrency: 2 });
     const b = await store({ concurrency: 2 });
