@@ -149,6 +149,18 @@ describe('telegram nodes', function () {
     assert.strictEqual(tg.sent(tg.user.id)[0].text, 'after the wait');
   });
 
+  it('rides out a storm of 429s (six in a row) and sends the reply once', async () => {
+    const { out, after } = await loadFlow();
+    await tg.waitFor(() => tg.calls.some((c) => c.method === 'getMe' && c.answered === 0), 'getMe');
+    tg.fail('sendMessage', { code: 429, retryAfter: 0 }, 6);
+    const sentOn = nextMsg(after);
+    out.receive({ payload: 'after the storm', chat: dmEnvelope() });
+    await sentOn;
+    const sends = tg.calls.filter((c) => c.method === 'sendMessage');
+    assert.deepStrictEqual(sends.map((c) => c.answered), [429, 429, 429, 429, 429, 429, 0]);
+    assert.deepStrictEqual(tg.sent(tg.user.id).map((m) => m.text), ['after the storm']);
+  });
+
   it('fails with done(err) carrying the Telegram description on other errors', async () => {
     const { out } = await loadFlow();
     await tg.waitFor(() => tg.calls.some((c) => c.method === 'getMe' && c.answered === 0), 'getMe');

@@ -24,7 +24,7 @@ export interface ReplyTarget {
 }
 
 export interface OutboundOptions {
-  /** How many times to wait out a 429 before giving up. Default 3. */
+  /** How many times to wait out a 429 before giving up. Default 10 (a storm of them, each waited out). */
   maxRateLimitRetries?: number;
   /** A `retry_after` longer than this fails at once rather than blocking the flow. Default 60 s. */
   maxRetryAfterMs?: number;
@@ -49,7 +49,7 @@ export class TelegramOutbound {
     private readonly api: SendApi,
     private readonly opts: OutboundOptions = {},
   ) {
-    this.maxRetries = opts.maxRateLimitRetries ?? 3;
+    this.maxRetries = opts.maxRateLimitRetries ?? 10;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
     this.maxNetworkRetries = opts.maxNetworkRetries ?? 3;
   }
