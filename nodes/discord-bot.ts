@@ -6,7 +6,7 @@
  * The connection logic is in src/channels/discord/.
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
-import type { Message } from 'discord.js';
+import type { DiscordMessage } from '../src/channels/discord';
 import { DiscordConnection, type DiscordBotHandle, type DiscordBotUser, type DiscordFailure, type DiscordStatus, type MalformedPacket, type StatusShape } from '../src/channels/discord';
 
 interface DiscordBotDef extends NodeDef {
@@ -76,7 +76,7 @@ export = function (RED: NodeAPI) {
     });
     // A packet discord.js could not parse was skipped; the client goes on.
     conn.on('malformed', (m: MalformedPacket) => node.warn(t('warnings.malformed', { event: m.event, detail: m.detail })));
-    conn.on('message', (message: Message) => {
+    conn.on('message', (message: DiscordMessage) => {
       const botId = conn.status.botId;
       if (!botId) return;
       for (const u of users) {

@@ -4,7 +4,7 @@
  * Mention gating is the route filter's job: this node only tells (`msg.chat.mentioned`).
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
-import type { Message } from 'discord.js';
+import type { DiscordMessage } from '../src/channels/discord';
 import { toEnvelope, type DiscordBotHandle, type DiscordBotUser } from '../src/channels/discord';
 
 interface DiscordInDef extends NodeDef {
@@ -27,7 +27,7 @@ export = function (RED: NodeAPI) {
     const user: DiscordBotUser = {
       id: node.id,
       status: (s) => node.status(s),
-      onDiscordMessage(message: Message, botId: string) {
+      onDiscordMessage(message: DiscordMessage, botId: string) {
         const r = toEnvelope(message, botId, { allowBots: !!config.allowBots });
         if (!('envelope' in r)) {
           if (r.skipped === 'malformed') {

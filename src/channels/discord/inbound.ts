@@ -13,6 +13,9 @@ export interface InboundOptions {
   allowBots?: boolean;
 }
 
+/** A message as discord.js hands it over; nodes/ name it through this, not discord.js. */
+export type DiscordMessage = Message;
+
 /** Discord's envelope is the shared one (`truncated` included). */
 export type DiscordEnvelope = ChatEnvelope;
 
