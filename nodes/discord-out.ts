@@ -7,6 +7,7 @@
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import { classifyError, DiscordOutbound, type DiscordBotHandle, type DiscordBotUser } from '../src/channels/discord';
 import { requireEnvelope, type StreamInfo } from '../src/envelope';
+import { draftJournalFor } from './shared/draft-journal';
 
 interface DiscordOutDef extends NodeDef {
   bot: string;
@@ -25,10 +26,12 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const bot = RED.nodes.getNode(config.bot) as (Node & DiscordBotHandle) | null;
+    const warnDraft = (err: unknown) => node.warn(t('errors.draft', { error: bot ? bot.describe(classifyError(err)) : String(err) }));
     const out = new DiscordOutbound({
       replyInGuilds: config.replyInGuilds !== false,
       editIntervalMs: EDIT_INTERVAL_MS,
-      onBackgroundError: (err) => node.warn(t('errors.draft', { error: bot ? bot.describe(classifyError(err)) : String(err) })),
+      onBackgroundError: warnDraft,
+      journal: draftJournalFor(RED, node, warnDraft),
     });
     const user: DiscordBotUser = { id: node.id, status: (s) => node.status(s) };
     if (bot && typeof bot.register === 'function') bot.register(user);

@@ -9,6 +9,7 @@ import { isPartial, requireEnvelope, type ReplyFormat, type StreamInfo } from '.
 import { StreamRelay } from '../src/channels/stream-relay';
 import { TELEGRAM_TEXT_LIMIT, type ReplyTarget } from '../src/channels/telegram';
 import type { TelegramBotConfig } from '../src/channels/telegram/config-contract';
+import { draftJournalFor } from './shared/draft-journal';
 
 interface TelegramOutDef extends NodeDef {
   bot: string;
@@ -31,17 +32,22 @@ export = function (RED: NodeAPI) {
     const replyInGroups = config.replyInGroups !== false;
     const editIntervalMs = Math.max(500, Number(config.editInterval) || 1000);
     let warnedMarkup = false;
+    const warnDraft = (err: unknown) => node.warn(t('errors.draft', { reason: (err as Error).message }));
+    const journal = draftJournalFor(RED, node, warnDraft);
     const relay = new StreamRelay({
       limit: TELEGRAM_TEXT_LIMIT,
       unit: 'utf16',
       editIntervalMs,
-      onBackgroundError: (err) => node.warn(t('errors.draft', { reason: (err as Error).message })),
+      onBackgroundError: warnDraft,
+      journal,
     });
 
     if (!bot) {
       node.status({ fill: 'red', shape: 'dot', text: t('status.noBot') });
     } else {
       bot.register(node as never);
+      // Drafts a killed process left half-written go; the turns they belonged to run again.
+      if (journal && bot.client) void bot.client.outbound.sweepDrafts(journal);
     }
 
     node.on('input', (msg: any, send, done) => {

@@ -9,6 +9,7 @@
  */
 import type { StreamInfo } from '../envelope';
 import { splitMessage, type LengthUnit } from './split';
+import type { DraftJournal } from './draft-journal';
 
 /** What a channel can do in one chat. */
 export interface DraftOps {
@@ -20,6 +21,8 @@ export interface DraftOps {
   typing?(): Promise<void>;
   /** Delete a message sent earlier (an unfinished draft, when the node closes). */
   remove?(messageId: string): Promise<void>;
+  /** The platform's id of this chat: with it, drafts are journaled (see {@link DraftJournal}). */
+  chat?: string;
 }
 
 export interface StreamRelayOptions {
@@ -36,6 +39,8 @@ export interface StreamRelayOptions {
   onBackgroundError?: (err: unknown) => void;
   /** Suffix shown on a draft while more text is coming. */
   draftSuffix?: string;
+  /** Where unfinished drafts are noted, so a restart after kill -9 can delete them. */
+  journal?: DraftJournal;
 }
 
 interface StreamState {
@@ -121,6 +126,7 @@ export class StreamRelay {
           .then(async () => {
             if (!st.draftId || !st.ops.remove) return;
             await st.ops.remove(st.draftId);
+            this.unjournal(st);
             removed++;
           })
           .catch((err) => this.opts.onBackgroundError?.(err)),
@@ -169,6 +175,7 @@ export class StreamRelay {
     if (!st.draftId) {
       this.stopTyping(st);
       st.draftId = await st.ops.send(shown);
+      if (st.ops.chat) this.opts.journal?.opened(st.ops.chat, st.draftId);
     } else {
       await st.ops.edit(st.draftId, shown);
     }
@@ -189,6 +196,9 @@ export class StreamRelay {
       this.streams.delete(id);
       const parts = this.split(text);
       if (!st.draftId) return this.sendAll(st.ops, parts);
+      // Out of the journal before the draft becomes the reply: a kill in between leaves a stale
+      // draft (as without a journal), never a journal entry that deletes the answer.
+      this.unjournal(st);
       if (parts.length === 0) return [st.draftId];
       if (parts[0] !== st.shown) {
         try {
@@ -231,7 +241,13 @@ export class StreamRelay {
     st.idleTimer = setTimeout(() => {
       this.clearTimers(st);
       this.streams.delete(id);
+      // Its turn died without a final: the draft stays as the last word, not a leftover.
+      this.unjournal(st);
     }, this.idleTimeoutMs);
+  }
+
+  private unjournal(st: StreamState): void {
+    if (st.draftId && st.ops.chat) this.opts.journal?.closed(st.ops.chat, st.draftId);
   }
 
   private clearTimers(st: StreamState): void {

@@ -8,6 +8,7 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
+import { lastUserText } from '../fakes/llm-fake-base';
 import { OpenAIFake } from '../fakes/openai-fake';
 import { startFakeTelegram, type FakeTelegram, type FakeUser } from '../fakes/telegram-bot-api';
 import { coveredBy, echoTurn, telegramFlow } from '../support/e2e-process-flows';
@@ -216,5 +217,40 @@ describe('e2e process: kill -9 mid-turn (Telegram, file store)', function () {
     assert.deepStrictEqual(texts.map(answers), [1, 1, 1], `answers: ${JSON.stringify(tg.sent(who.id).map((m) => m.text))}`);
     assert.match(nr.log(), /delivered again by its channel was ignored/);
     assert.deepStrictEqual(crashLines(nr.log()), []);
+  });
+  /**
+   * Once a gap: a kill in the middle of a streamed reply left its half-written draft in the chat
+   * ("re: dr …") next to the full answer the turn gives after the restart. The out node journals
+   * unfinished drafts and deletes those of a killed process when it starts.
+   */
+  it('deletes the half-written draft of a reply cut by the kill', async () => {
+    const userDir = makeUserDir(snap, 'kill-draft');
+    const slow = (text: string) => text === 'draft-me';
+    const fallback = llm.fallback;
+    // Eight pieces 600 ms apart: the draft shows long before the reply is complete.
+    llm.fallback = (req) => (slow(lastUserText(req.body)) ? { text: echoTurn(req.body) + ' and a long tail', pieces: 8, chunkDelayMs: 600, delayMs: 0 } : fallback!(req));
+    try {
+      nr = await startOn(userDir);
+      await deploy(nr, telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file' }));
+      await flowsStarted(nr);
+      await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
+      const who: FakeUser = { id: 3700, is_bot: false, first_name: 'D' };
+      tg.userSays('draft-me', { from: who, chat: { id: who.id, type: 'private' } });
+      await waitUntil(() => tg.sent(who.id).some((m) => m.text.endsWith(' …')), 'a streamed draft in the chat', 15_000);
+      const draft = tg.sent(who.id).find((m) => m.text.endsWith(' …'))!;
+      await killHard(nr);
+
+      nr = await startOn(userDir);
+      await flowsStarted(nr);
+      const complete = () => tg.sent(who.id).filter((m) => m.text === 're: draft-me and a long tail');
+      await waitUntil(() => complete().length === 1, 'the full answer after the restart', 30_000, () => JSON.stringify(tg.sent(who.id).map((m) => m.text)));
+      await waitUntil(() => tg.deleted.some((m) => m.messageId === draft.messageId), 'the old draft deleted', 10_000, () =>
+        JSON.stringify({ sent: tg.sent(who.id).map((m) => [m.messageId, m.text]), deleted: tg.deleted.map((m) => m.messageId), draft: draft.messageId }),
+      );
+      assert.deepStrictEqual(tg.sent(who.id).map((m) => m.text), ['re: draft-me and a long tail'], 'only the full answer stays in the chat');
+      assert.deepStrictEqual(crashLines(nr.log()), []);
+    } finally {
+      llm.fallback = fallback;
+    }
   });
 });

@@ -471,7 +471,9 @@ export class FakeDiscord extends EventEmitter {
     const path = (req.url ?? '').split('?')[0].replace(/^\/api\/v10/, '');
     const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       this.requests.push({ method, path, status });
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      // Like Discord: a 204 has no body and no content type (a JSON type with an empty body
+      // makes discord.js's REST client fail to parse it).
+      res.writeHead(status, body === undefined ? headers : { 'content-type': 'application/json', ...headers });
       res.end(body === undefined ? undefined : JSON.stringify(body));
       this.emit('activity');
     };

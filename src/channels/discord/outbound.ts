@@ -7,6 +7,7 @@
 import { Routes, type REST } from 'discord.js';
 import type { ChatEnvelope, StreamInfo } from '../../envelope';
 import { StreamRelay, type DraftOps, type RelayResult } from '../stream-relay';
+import type { KeyValueDraftJournal } from '../draft-journal';
 
 /** Discord's message length limit, counted in code points. */
 export const DISCORD_LIMIT = 2000;
@@ -18,6 +19,8 @@ export interface DiscordOutboundOptions {
   editIntervalMs?: number;
   typingIntervalMs?: number;
   onBackgroundError?: (err: unknown) => void;
+  /** Unfinished drafts are noted here; those of a killed process are deleted on the first delivery. */
+  journal?: KeyValueDraftJournal;
 }
 
 /**
@@ -31,6 +34,7 @@ function allowedMentions(chat: ChatEnvelope): { parse: string[]; users: string[]
 
 export class DiscordOutbound {
   private readonly relay: StreamRelay;
+  private swept = false;
 
   constructor(private readonly opts: DiscordOutboundOptions = {}) {
     this.relay = new StreamRelay({
@@ -40,6 +44,7 @@ export class DiscordOutbound {
       // Discord shows "typing" for ~10 s per request.
       typingIntervalMs: opts.typingIntervalMs ?? 8000,
       onBackgroundError: opts.onBackgroundError,
+      journal: opts.journal,
     });
   }
 
@@ -48,6 +53,11 @@ export class DiscordOutbound {
    * Rejects with discord.js's error when the reply could not be delivered.
    */
   deliver(rest: REST, chat: ChatEnvelope, text: string, stream?: StreamInfo): Promise<RelayResult> {
+    if (!this.swept && this.opts.journal) {
+      // The first delivery is the first moment a logged-in REST client is at hand.
+      this.swept = true;
+      void this.sweepDrafts(rest, this.opts.journal);
+    }
     return this.relay.handle(this.ops(rest, chat), text, stream);
   }
 
@@ -68,6 +78,22 @@ export class DiscordOutbound {
   /** Delete unfinished drafts (best effort, bounded), then close. See StreamRelay.abandon. */
   abandon(timeoutMs?: number): Promise<number> {
     return this.relay.abandon(timeoutMs);
+  }
+
+  /**
+   * Delete the drafts a killed process left unfinished. Discord refusing the delete (the message
+   * is gone: 404, or not ours to delete: 403) is final; anything else is tried at the next start.
+   */
+  sweepDrafts(rest: REST, journal: KeyValueDraftJournal): Promise<number> {
+    return journal.sweep(
+      async (channelId, messageId) => {
+        await rest.delete(Routes.channelMessage(channelId, messageId));
+      },
+      (err) => {
+        const status = (err as { status?: unknown }).status;
+        return status === 403 || status === 404;
+      },
+    );
   }
 
   private ops(rest: REST, chat: ChatEnvelope): DraftOps {
@@ -94,6 +120,7 @@ export class DiscordOutbound {
       async remove(messageId: string): Promise<void> {
         await rest.delete(Routes.channelMessage(channelId, messageId));
       },
+      chat: channelId,
     };
   }
 }

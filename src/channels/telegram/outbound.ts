@@ -10,7 +10,8 @@
 import type { Api } from 'grammy';
 import type { ReplyFormat } from '../../envelope';
 import type { DraftOps } from '../stream-relay';
-import { classify, TelegramError, toTelegramError } from './errors';
+import type { KeyValueDraftJournal } from '../draft-journal';
+import { classify, TelegramError, toTelegramError, type Failure } from './errors';
 import { render } from './format';
 import { abortableDelay, apiSignal, Backoff, type BackoffOptions } from './wait';
 
@@ -121,7 +122,20 @@ export class TelegramOutbound {
       edit: (id, text) => this.edit(to, id, text, format, onMarkupRejected),
       typing: () => this.typing(to),
       remove: (id) => this.remove(to, id),
+      chat: to.chatId,
     };
+  }
+
+  /**
+   * Delete the drafts a killed process left unfinished (see {@link KeyValueDraftJournal.sweep}).
+   * Telegram refusing the delete (gone already, older than 48 h) is final; anything else is
+   * tried again at the next start.
+   */
+  sweepDrafts(journal: KeyValueDraftJournal): Promise<number> {
+    return journal.sweep(
+      (chat, message) => this.remove({ chatId: chat }, message),
+      (err) => (err as { failure?: Failure }).failure?.kind === 'rejected',
+    );
   }
 
   private async withMarkupFallback<T>(

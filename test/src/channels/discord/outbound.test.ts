@@ -4,7 +4,17 @@ import type { DiscordConnection } from '../../../../src/channels/discord/connect
 import { DiscordOutbound } from '../../../../src/channels/discord/outbound';
 import { classifyError } from '../../../../src/channels/discord/failures';
 import { FakeDiscord } from '../../../fakes/discord-fake';
+import { KeyValueDraftJournal } from '../../../../src/channels/draft-journal';
+import { MemoryKeyValueStore } from '../../../../src/store/kv';
 import { readyConnection, statusWhere } from './helpers';
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('discord outbound (REST through discord.js to the fake)', function () {
   let fake: FakeDiscord;
@@ -97,5 +107,29 @@ describe('discord outbound (REST through discord.js to the fake)', function () {
     const e = await out.deliver(conn.discord!.rest, guildChat(), 'x').then(() => null, (x) => x);
     assert.ok(e, 'rejected');
     assert.strictEqual(classifyError(e).kind, 'token');
+  });
+
+  it('after a kill, the first delivery deletes the drafts the killed run left (a 404 one is dropped from the journal)', async () => {
+    const kv = new MemoryKeyValueStore();
+    // The killed run: one real half-written draft in the channel, one already gone.
+    const killed = new KeyValueDraftJournal(kv);
+    const stale = new DiscordOutbound({ editIntervalMs: 10, journal: killed });
+    await stale.deliver(conn.discord!.rest, guildChat(), 'half an ans', { id: 'old', seq: 0, delta: 'half an ans', done: false });
+    await waitFor(() => fake.sent.length === 1);
+    stale.close(); // what kill -9 leaves: no abandon, the draft stays
+    killed.opened(fake.channelId, '999999999999999999');
+    await waitFor(async () => (await kv.keys()).length === 2);
+
+    const next = new DiscordOutbound({ editIntervalMs: 10, journal: new KeyValueDraftJournal(kv) });
+    try {
+      await next.deliver(conn.discord!.rest, dmChat(), 'the full answer');
+      await waitFor(async () => (await kv.keys()).length === 0).catch(async (e) => {
+        throw new Error(`${e.message}: journal ${JSON.stringify(await kv.keys())}, deleted ${JSON.stringify(fake.deleted)}`);
+      });
+      assert.deepStrictEqual(fake.deleted, [fake.sent[0].id]);
+      assert.strictEqual(fake.sent[1].content, 'the full answer');
+    } finally {
+      next.close();
+    }
   });
 });

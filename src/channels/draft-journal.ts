@@ -1,0 +1,92 @@
+/**
+ * Remembers which streamed drafts are still unfinished, so a process killed mid-stream (kill -9,
+ * a power cut: no close handler runs) can delete them when it comes back. Without it the chat
+ * keeps a half-written "Sure, the first step is …" next to the full answer the redelivered turn
+ * sends afresh. A redeploy does not need this: StreamRelay.abandon deletes drafts on close.
+ *
+ * Platform-neutral: entries name a chat and a message by the platform's ids; the channel-out
+ * node that owns the journal supplies the delete call when it sweeps.
+ */
+import crypto from 'crypto';
+import type { KeyValueStore } from '../store/kv';
+
+/** An unfinished draft as journaled. */
+export interface OpenDraft {
+  chat: string;
+  message: string;
+  /** The process run that sent it: a sweep leaves drafts of the running process alone. */
+  boot: string;
+  /** ms since the epoch when it was sent. */
+  at: number;
+}
+
+/** What StreamRelay tells a journal. Never awaited on the reply path: it must not slow replies. */
+export interface DraftJournal {
+  opened(chat: string, message: string): void;
+  closed(chat: string, message: string): void;
+}
+
+/** Telegram lets a bot delete its messages for 48 hours; after that an entry is only noise. */
+const MAX_AGE_MS = 48 * 3600_000;
+
+/** A {@link DraftJournal} on a {@link KeyValueStore} (a small JSON file in the user dir). */
+export class KeyValueDraftJournal implements DraftJournal {
+  readonly boot = crypto.randomUUID();
+  private warned = false;
+
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {}
+
+  opened(chat: string, message: string): void {
+    const entry: OpenDraft = { chat, message, boot: this.boot, at: Date.now() };
+    this.kv.set(keyOf(chat, message), entry).catch((err) => this.fail(err));
+  }
+
+  closed(chat: string, message: string): void {
+    this.kv.delete(keyOf(chat, message)).catch((err) => this.fail(err));
+  }
+
+  /**
+   * Delete the drafts an earlier run of the process left behind, with `remove` (the platform's
+   * delete call). An entry goes once its draft is deleted, or when the delete is refused (the
+   * message is gone already, or too old); a network failure keeps it for the next start.
+   * Resolves with the number deleted; never rejects.
+   */
+  async sweep(remove: (chat: string, message: string) => Promise<void>, isPermanent: (err: unknown) => boolean): Promise<number> {
+    let removed = 0;
+    try {
+      for (const key of await this.kv.keys('')) {
+        const d = await this.kv.get<OpenDraft>(key);
+        if (!d || d.boot === this.boot) continue;
+        if (Date.now() - d.at > MAX_AGE_MS) {
+          await this.kv.delete(key);
+          continue;
+        }
+        try {
+          await remove(d.chat, d.message);
+          removed++;
+          await this.kv.delete(key);
+        } catch (err) {
+          if (isPermanent(err)) await this.kv.delete(key);
+          else this.fail(err);
+        }
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+    return removed;
+  }
+
+  /** Report the first failure only: a read-only user dir would otherwise warn on every draft. */
+  private fail(err: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.onError(err);
+  }
+}
+
+function keyOf(chat: string, message: string): string {
+  return `${chat}/${message}`;
+}
