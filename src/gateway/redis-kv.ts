@@ -36,6 +36,12 @@ export class RedisKeyValueStore implements KeyValueStore {
     return all.filter((k) => k.startsWith(prefix));
   }
 
+  /** SET NX with a lease: the claim is a string key of its own, since hash fields cannot expire. */
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    const ok = await this.guard(this.client.set(`${this.hashKey}:once:${key}`, '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX'));
+    return ok === 'OK';
+  }
+
   private async guard<T>(p: Promise<T>): Promise<T> {
     try {
       return await p;

@@ -112,6 +112,7 @@ export class RouteFilter {
   readonly groupContext: GroupContextBuffer;
   readonly botLoop: BotLoopGuard;
   private readonly book: PairingBook;
+  private readonly store: KeyValueStore;
   private readonly flood: FloodGate;
   private readonly now: () => number;
   private readonly tr: Translate;
@@ -152,6 +153,7 @@ export class RouteFilter {
     this.now = opts.now ?? Date.now;
     this.tr = opts.t ?? keyRenderer;
     this.flood = new FloodGate({ limit: rateLimit, windowMs: rateWindowMs });
+    this.store = opts.store;
     this.book = new PairingBook(opts.store, {
       codeTtlMs: this.codeTtlMs,
       maxPendingPerChannel: maxPending,
@@ -192,6 +194,7 @@ export class RouteFilter {
     }
 
     if (isOwner && chat.command?.name === 'pair') {
+      if (!(await this.firstToAnswer(chat))) return reject('handled_elsewhere');
       const out = await runPairCommand(this.book, chat.command.args, `${channel}:${chat.senderId}`, now, this);
       return { accept: false, reason: 'pairing_command', reply: out.reply, ...(out.notices.length ? { notices: out.notices } : {}) };
     }
@@ -204,7 +207,7 @@ export class RouteFilter {
     const verdict = botGuarded ? ({ allowed: true } as const) : this.flood.hit(peerAddress(chat), now);
     if (!verdict.allowed) {
       const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-      return verdict.notify
+      return verdict.notify && (await this.firstToAnswer(chat))
         ? { accept: false, reason: 'rate_limited', reply: this.reply('rateLimited', { seconds }) }
         : { accept: false, reason: 'rate_limited' };
     }
@@ -218,6 +221,7 @@ export class RouteFilter {
     if (listed) return { accept: true, reason: 'allowlisted' };
     // dmPolicy is 'pairing' here.
     if (await this.book.approved(channel, chat.senderId)) return { accept: true, reason: 'paired' };
+    if (!(await this.firstToAnswer(chat))) return reject('handled_elsewhere');
     const req = await this.book.request(
       { channel, senderId: chat.senderId, senderName: chat.senderName, account: chat.account, chatId: chat.chatId },
       now,
@@ -227,6 +231,18 @@ export class RouteFilter {
     return req.status === 'issued'
       ? { accept: false, reason: 'pairing_required', reply: this.reply('pairingRequired', params), pairing: req.request }
       : { accept: false, reason: 'pairing_pending', reply: this.reply('pairingPending', params), pairing: req.request };
+  }
+
+  /**
+   * Whether this instance is the one to answer `chat` itself (a pairing code, a /pair command,
+   * a "slow down"). With several instances on one Redis, Discord hands every message to each of
+   * them: without this claim a stranger got two different codes, one of them dead. Accepted
+   * messages need no claim: the session store drops the second copy.
+   */
+  private async firstToAnswer(chat: ChatEnvelope): Promise<boolean> {
+    if (!this.store.claimOnce || !chat.messageId) return true;
+    const key = `${chat.channel.toLowerCase()}:${chat.account}:${chat.chatId}:${chat.messageId}`;
+    return this.store.claimOnce(key, ANSWER_CLAIM_MS);
   }
 
   /**
@@ -294,6 +310,9 @@ export class RouteFilter {
     return minutesLeft(req, now);
   }
 }
+
+/** How long a message's claim lasts: far beyond the moment its copies reach the instances. */
+const ANSWER_CLAIM_MS = 10 * 60_000;
 
 function reject(reason: Rejected['reason']): Rejected {
   return { accept: false, reason };

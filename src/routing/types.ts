@@ -28,7 +28,8 @@ export type RejectReason =
   | 'not_mentioned'
   | 'rate_limited'
   | 'pairing_command'
-  | 'bot_loop';
+  | 'bot_loop'
+  | 'handled_elsewhere';
 
 /** Reasons of the control answers (approve / revoke / list) that leave on output 2 too. */
 export type ControlReason = 'pairing_approved' | 'pairing_revoked' | 'pairing_list';

@@ -12,6 +12,12 @@ export interface KeyValueStore {
   delete(key: string): Promise<void>;
   /** Keys starting with `prefix` ('' for all). */
   keys(prefix?: string): Promise<string[]>;
+  /**
+   * True for the first caller of `key` within `ttlMs`, false for every later one, across all
+   * instances sharing the store. Only stores shared by several processes (Redis) have it: in one
+   * process nothing is handled twice, so callers treat its absence as "first".
+   */
+  claimOnce?(key: string, ttlMs: number): Promise<boolean>;
   close?(): Promise<void>;
 }
 
