@@ -7,6 +7,9 @@
  * pipeline sent. Prints one line `BENCH_RESULT {json}`.
  *
  *   node --import tsx bench/pipeline.ts [--quick]
+ *
+ * To run a subset (e.g. while profiling): BENCH_PARTS=1,1t,2,3,5 picks the items, and
+ * BENCH_ITEM2=100x200 (comma-separated CxL) picks item 2's rows by concurrency and latency (ms).
  */
 import fs from 'fs';
 import OpenAI from 'openai';
@@ -247,8 +250,10 @@ async function item1Telegram(b: BenchNodeRed, fake: TimedFake) {
 
 async function item2(b: BenchNodeRed, fake: TimedFake) {
   const rows = [];
+  const only = process.env.BENCH_ITEM2?.split(',');
   for (const c of [10, 100]) {
     for (const l of [200, 1000]) {
+      if (only && !only.includes(`${c}x${l}`)) continue;
       const run: Partial<FakeRun> = { latencyMs: l, pieces: 3, chunkDelayMs: 0, failRate: 0 };
       fake.setup(run);
       await deploy(b, fake, c);
