@@ -45,8 +45,16 @@ export async function writeJsonFileAtomic(file: string, value: unknown): Promise
 
 /** Append one line (a newline is added) and fsync before resolving. */
 export async function appendLineDurable(file: string, line: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const fh = await fs.open(file, 'a');
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, 'a');
+  } catch (err) {
+    // The directory is made only when it is missing: a recursive mkdir on every append was a
+    // measurable share of a journal write (web chat transcripts, the file session store).
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    fh = await fs.open(file, 'a');
+  }
   try {
     await fh.write(line.endsWith('\n') ? line : line + '\n');
     await fh.sync();
