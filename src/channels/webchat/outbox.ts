@@ -84,7 +84,10 @@ export class Outbox {
    */
   async record(peerId: string, update: EventUpdate): Promise<WebchatEvent> {
     const log = await this.peer(peerId);
-    const idx = log.entries.findIndex((e) => e.id === update.id);
+    // Ids are unique in entries. Search from the newest: each partial of a streamed reply
+    // updates the newest entry, so it is found at once instead of after the whole history.
+    let idx = log.entries.length - 1;
+    while (idx >= 0 && log.entries[idx].id !== update.id) idx--;
     const prev = idx >= 0 ? log.entries[idx] : undefined;
     const event: WebchatEvent = { ...update, seq: log.nextSeq++, ts: update.ts ?? prev?.ts ?? Date.now() };
     if (idx >= 0) log.entries.splice(idx, 1);
