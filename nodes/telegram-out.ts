@@ -91,10 +91,14 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       // Unfinished drafts go: the interrupted turn is answered afresh after the redeploy.
-      void relay.abandon().then(() => {
-        bot?.deregister(node as never);
-        done();
-      });
+      // The journal's last writes end before the node does (none lands after a redeploy).
+      void relay
+        .abandon()
+        .then(() => journal?.idle())
+        .then(() => {
+          bot?.deregister(node as never);
+          done();
+        });
     });
   }
 

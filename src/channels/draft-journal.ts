@@ -33,6 +33,7 @@ const MAX_AGE_MS = 48 * 3600_000;
 export class KeyValueDraftJournal implements DraftJournal {
   readonly boot = crypto.randomUUID();
   private warned = false;
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly kv: KeyValueStore,
@@ -41,11 +42,21 @@ export class KeyValueDraftJournal implements DraftJournal {
 
   opened(chat: string, message: string): void {
     const entry: OpenDraft = { chat, message, boot: this.boot, at: Date.now() };
-    this.kv.set(keyOf(chat, message), entry).catch((err) => this.fail(err));
+    this.track(this.kv.set(keyOf(chat, message), entry));
   }
 
   closed(chat: string, message: string): void {
-    this.kv.delete(keyOf(chat, message)).catch((err) => this.fail(err));
+    this.track(this.kv.delete(keyOf(chat, message)));
+  }
+
+  /** Resolves when every write begun so far has ended: a closing node waits for it. */
+  async idle(): Promise<void> {
+    while (this.writing.size) await Promise.all([...this.writing]);
+  }
+
+  private track(write: Promise<void>): void {
+    const p = write.catch((err) => this.fail(err)).finally(() => this.writing.delete(p));
+    this.writing.add(p);
   }
 
   /**
@@ -54,7 +65,13 @@ export class KeyValueDraftJournal implements DraftJournal {
    * message is gone already, or too old); a network failure keeps it for the next start.
    * Resolves with the number deleted; never rejects.
    */
-  async sweep(remove: (chat: string, message: string) => Promise<void>, isPermanent: (err: unknown) => boolean): Promise<number> {
+  sweep(remove: (chat: string, message: string) => Promise<void>, isPermanent: (err: unknown) => boolean): Promise<number> {
+    const run = this.sweepOnce(remove, isPermanent);
+    this.track(run.then(() => undefined));
+    return run;
+  }
+
+  private async sweepOnce(remove: (chat: string, message: string) => Promise<void>, isPermanent: (err: unknown) => boolean): Promise<number> {
     let removed = 0;
     try {
       for (const key of await this.kv.keys('')) {

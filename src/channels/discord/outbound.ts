@@ -76,8 +76,11 @@ export class DiscordOutbound {
   }
 
   /** Delete unfinished drafts (best effort, bounded), then close. See StreamRelay.abandon. */
-  abandon(timeoutMs?: number): Promise<number> {
-    return this.relay.abandon(timeoutMs);
+  async abandon(timeoutMs?: number): Promise<number> {
+    const removed = await this.relay.abandon(timeoutMs);
+    // The journal's last writes end before the node does (none lands after a redeploy).
+    await this.opts.journal?.idle();
+    return removed;
   }
 
   /**

@@ -113,4 +113,20 @@ describe('draft journal', () => {
     assert.deepStrictEqual(log.filter((l) => l.startsWith('edit')), ['edit#100:part done', 'edit#100:part done']);
     relay.close();
   });
+
+  it('idle() resolves only once the writes begun before it have ended (a closing node waits for them)', async () => {
+    const kv = new MemoryKeyValueStore();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = Object.assign(Object.create(kv), { set: async (k: string, v: unknown) => (await gate, kv.set(k, v)) });
+    const journal = new KeyValueDraftJournal(slow);
+    journal.opened('1', '10');
+    let idle = false;
+    const waiting = journal.idle().then(() => (idle = true));
+    await tick(20);
+    assert.strictEqual(idle, false, 'idle before the write ended');
+    release();
+    await waiting;
+    assert.deepStrictEqual(await kv.keys(), ['1/10']);
+  });
 });
