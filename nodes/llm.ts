@@ -14,6 +14,7 @@ import { runTurn, PortTool, ProviderChoice, TurnResult, type ToolEvent } from '.
 import { conversationFromMsg } from '../src/llm/conversation';
 import { compileToolSchema } from '../src/llm/validate';
 import { LlmError } from '../src/llm/errors';
+import { PartialThrottle, PARTIAL_INTERVAL_MS } from '../src/llm/partial-throttle';
 import { turnSignal } from '../src/turn-signals';
 import { mcpNeedsApproval, portLayout, ToolConfig } from '../src/llm/ports';
 import { isMcpServerHandle, selectTools, type McpServerHandle, type StatusTarget } from '../src/llm/mcp';
@@ -225,10 +226,17 @@ export = function (RED: NodeAPI) {
         arr[port] = m;
         send(arr);
       };
+      const throttle = new PartialThrottle({
+        intervalMs: PARTIAL_INTERVAL_MS,
+        emit: (delta, text) => {
+          if (signal.aborted) return;
+          openStream ??= { id: streamId, next: () => seq++ };
+          out(0, { ...msg, payload: text, stream: { id: streamId, seq: seq++, delta, done: false } });
+        },
+      });
       const partial = (delta: string, text: string) => {
         if (!streaming || signal.aborted) return;
-        openStream ??= { id: streamId, next: () => seq++ };
-        out(0, { ...msg, payload: text, stream: { id: streamId, seq: seq++, delta, done: false } });
+        throttle.push(delta, text);
       };
       active++;
       outcome = null;
@@ -331,6 +339,7 @@ export = function (RED: NodeAPI) {
       );
 
       function finish(fn: () => void) {
+        throttle.finish();
         running.delete(ctl);
         active--;
         if (!active) busy = null;

@@ -70,6 +70,29 @@ describe('clawflow-llm node', function () {
     assert.deepEqual(body.messages, [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }]);
   });
 
+  it('a token-per-chunk stream reaches the flow as a few partials, not one message per chunk', async () => {
+    // 400 chunks about 1 ms apart, like a fast provider streaming a token per chunk.
+    const words = Array.from({ length: 400 }, (_, i) => `w${i} `);
+    fake.enqueue({ chunks: words, chunkDelayMs: 1 });
+    await helper.load([providerNode, llmNode], flow(fake.url), creds);
+    const reply = helper.getNode('reply');
+    const msgs: any[] = [];
+    reply.on('input', (m: any) => msgs.push(m));
+    const final = finalReply(reply);
+    helper.getNode('llm').receive({ payload: 'talk' });
+    const m = await final;
+    assert.equal(m.payload, words.join(''));
+    const partials = msgs.filter((x) => !x.stream.done);
+    assert.equal(partials[0].payload, '', 'typing first');
+    assert.ok(partials[1].payload.length > 0 && partials[1].payload.length <= 8, `the first text goes out at once: "${partials[1].payload}"`);
+    assert.ok(partials.length < words.length / 4, `${partials.length} partials for ${words.length} chunks`);
+    // Each partial's delta is what it adds, so they still add up to its text.
+    for (let i = 1; i < partials.length; i++) {
+      assert.equal(partials[i - 1].payload + partials[i].stream.delta, partials[i].payload, `partial ${i}`);
+    }
+    assert.deepEqual(msgs.map((x) => x.stream.seq), msgs.map((_x, i) => i));
+  });
+
   it('reads the session window from msg.session and keeps msg.session on every output', async () => {
     fake.enqueue({ text: 'second answer' });
     await helper.load([providerNode, llmNode], flow(fake.url, { stream: false }), creds);
