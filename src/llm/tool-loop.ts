@@ -271,9 +271,11 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
       let timedOut = false;
       return withRetry(
         async (attempt) => {
-          if (attempt > 0 && attemptText) {
+          // A retry, or the fallback after a provider failed mid-stream: the answer starts over
+          // (attemptText is per tool round, so it still holds the failed provider's text).
+          if (attemptText) {
             attemptText = '';
-            hooks.onText?.('', committed); // the retried answer starts over
+            hooks.onText?.('', committed);
           }
           timedOut = false;
           const ctl = new AbortController();
