@@ -149,6 +149,13 @@ export interface TurnResult {
 export const MAX_TOOL_CALLS_PER_MESSAGE = 32;
 /** More calls than this in one message end the turn: not even error results are worth sending back. */
 export const HARD_TOOL_CALLS_PER_MESSAGE = 512;
+/**
+ * Characters of one tool result the model reads (about 25 K tokens). A tool that returns a whole
+ * file or page would otherwise put megabytes into every later request of the turn, and the
+ * provider refuses the request (context length, 413): the turn fails instead of the model
+ * answering from what it got. The rest is cut, and the model is told (decision 0290).
+ */
+export const MAX_TOOL_RESULT_CHARS = 100_000;
 
 type AnyTool = { kind: 'port'; tool: PortTool } | { kind: 'inproc'; tool: InProcessTool };
 
@@ -431,8 +438,15 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
  * so itself is marked `Error: `; otherwise the model takes "disk full" for the tool's answer.
  */
 export function modelText(result: ToolResult): string {
-  if (!result.isError || /^\s*error\b/i.test(result.content)) return result.content;
-  return `Error: ${result.content}`;
+  const text = boundedText(result.content);
+  if (!result.isError || /^\s*error\b/i.test(text)) return text;
+  return `Error: ${text}`;
+}
+
+/** `content` cut to {@link MAX_TOOL_RESULT_CHARS}, with a note the model reads. */
+function boundedText(content: string): string {
+  if (content.length <= MAX_TOOL_RESULT_CHARS) return content;
+  return `${content.slice(0, MAX_TOOL_RESULT_CHARS)}\n[tool result cut: ${content.length} characters, only the first ${MAX_TOOL_RESULT_CHARS} are shown]`;
 }
 
 /** Seconds for a message: whole seconds, or one decimal below 10 s (0.5 s, not 0 s). */
