@@ -20,6 +20,12 @@ function toContent(payload: unknown): string {
   }
 }
 
+/** A Catch message's error for the model, marked once (a function node's says "Error: ..." itself). */
+function errorText(message: unknown): string {
+  const text = typeof message === 'string' ? message : toContent(message);
+  return /^\s*error\b/i.test(text) ? text : `Error: ${text}`;
+}
+
 function approvedFrom(msg: any): boolean {
   if (typeof msg.approved === 'boolean') return msg.approved;
   const p = msg.payload;
@@ -44,7 +50,7 @@ export = function (RED: NodeAPI) {
         failure = settleApproval(id, approvedFrom(msg), reason);
       } else {
         const result: ToolResult = msg.error
-          ? { content: `Error: ${msg.error.message ?? toContent(msg.error)}`, isError: true }
+          ? { content: errorText(msg.error.message ?? toContent(msg.error)), isError: true }
           : { content: toContent(msg.payload), isError: msg.toolCall.isError === true ? true : undefined };
         failure = settleToolResult(id, result);
       }

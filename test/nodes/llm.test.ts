@@ -148,6 +148,18 @@ describe('clawflow-llm node', function () {
     assert.equal(tool.content, 'Error: HTTP 503 from weather API');
   });
 
+  it('a Catch message whose error text already says "Error: " (a function node that threw) is not marked twice', async () => {
+    fake.enqueue({ toolCalls: [{ name: 'weather', arguments: { city: 'X' } }] }, { text: 'could not get it' });
+    const f = flow(fake.url, { tools: [weather] }, [{ id: 'tr', type: 'clawflow-tool-result' }]);
+    await helper.load([providerNode, llmNode, toolResultNode], f, creds);
+    helper.getNode('port2').on('input', (m: any) => helper.getNode('tr').receive({ ...m, error: { message: 'Error: weather service down', source: { type: 'function' } } }));
+    const final = finalReply(helper.getNode('reply'));
+    helper.getNode('llm').receive({ payload: 'x' });
+    await final;
+    const tool = fake.chatRequests()[1].body.messages.find((x: any) => x.role === 'tool');
+    assert.equal(tool.content, 'Error: weather service down');
+  });
+
   it('holds a tool that needs approval until an approval arrives; a denial reaches the model', async () => {
     fake.enqueue({ toolCalls: [{ name: 'weather', arguments: { city: 'Oslo' } }] }, { text: 'ok, I will not' });
     const f = flow(fake.url, { tools: [{ ...weather, approval: true }] }, [{ id: 'tr', type: 'clawflow-tool-result' }]);
