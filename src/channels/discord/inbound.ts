@@ -38,7 +38,10 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   if (!author || typeof author.id !== 'string') return { skipped: 'malformed', problem: 'no-author' };
   if (message.content != null && typeof message.content !== 'string') return { skipped: 'malformed', problem: 'content-not-text' };
   if (message.author.id === botId) return { skipped: 'own' };
-  if (message.author.bot && !opts.allowBots) return { skipped: 'bot' };
+  // A webhook's message is automation (another bot, a CI hook), whether or not its author
+  // object carries `bot`: Discord documents `webhook_id` as the way to tell.
+  const fromBot = message.author.bot || !!message.webhookId;
+  if (fromBot && !opts.allowBots) return { skipped: 'bot' };
   if (message.system) return { skipped: 'system' };
 
   const channel = message.channel;
@@ -65,7 +68,7 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
     chatType: direct ? 'direct' : 'group',
     senderId: message.author.id,
     senderName: message.member?.displayName ?? message.author.globalName ?? message.author.username,
-    senderIsBot: message.author.bot,
+    senderIsBot: fromBot,
     text,
     messageId: message.id,
     mentioned,

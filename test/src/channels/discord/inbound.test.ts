@@ -107,6 +107,18 @@ describe('discord inbound envelopes (messages through real discord.js)', functio
     assert.ok('envelope' in allowed && allowed.envelope.senderIsBot === true && allowed.envelope.mentioned);
   });
 
+  it('a webhook message counts as a bot message (webhook_id), even when its author has no bot flag', async () => {
+    const tpl = fake.userMessage({ content: 'template' });
+    await inbox.next();
+    const hook = { id: '650000000000000001', username: 'Captain Hook', discriminator: '0000', avatar: null };
+    const m = await next(() =>
+      fake.rawDispatch('MESSAGE_CREATE', { ...tpl, id: '1200000000000000002', webhook_id: hook.id, author: hook, content: `<@${fake.bot.id}> deploy done`, mentions: [fake.bot] }),
+    );
+    assert.deepStrictEqual(toEnvelope(m, fake.bot.id), { skipped: 'bot' });
+    const allowed = toEnvelope(m, fake.bot.id, { allowBots: true });
+    assert.ok('envelope' in allowed && allowed.envelope.senderIsBot === true);
+  });
+
   it('parses plain-text commands', () => {
     assert.deepStrictEqual(parseCommand('/Pair@clawbot approve ABC'), { name: 'pair', args: 'approve ABC' });
     assert.deepStrictEqual(parseCommand('/reset'), { name: 'reset', args: '' });
