@@ -33,7 +33,14 @@ export = function (RED: NodeAPI) {
       onBackgroundError: warnDraft,
       journal: draftJournalFor(RED, node, warnDraft),
     });
-    const user: DiscordBotUser = { id: node.id, status: (s) => node.status(s) };
+    let showsFailure = false;
+    const user: DiscordBotUser = {
+      id: node.id,
+      status: (s) => {
+        showsFailure = false;
+        node.status(s);
+      },
+    };
     if (bot && typeof bot.register === 'function') bot.register(user);
     else node.status({ fill: 'red', shape: 'ring', text: t('status.noBot') });
 
@@ -76,9 +83,18 @@ export = function (RED: NodeAPI) {
         return;
       }
       out.deliver(client.rest, chat, text, stream).then(
-        () => done(),
+        () => {
+          // A red "send failed" is this node's own; the bot's status only changes with the bot,
+          // so after a reply that went out again, show the bot's state here once more.
+          if (showsFailure) {
+            showsFailure = false;
+            node.status(bot.statusObject());
+          }
+          done();
+        },
         (err: unknown) => {
           const failure = classifyError(err);
+          showsFailure = true;
           node.status({ fill: 'red', shape: 'ring', text: t(`status.failed`, { kind: failure.kind }) });
           done(new Error(bot.describe(failure)));
         },

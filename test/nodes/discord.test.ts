@@ -289,6 +289,20 @@ describe('discord nodes (real discord.js inside the nodes, fake Discord on 127.0
     await green;
   });
 
+  it('the out node\'s "send failed" status gives way to the bot\'s status once a reply goes out again', async () => {
+    const n = await load();
+    await statusOf(n.out, (s) => s.text === 'ready as clawbot');
+    const chat = { channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct', senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now() };
+    fake.failNextSend(403);
+    const red = statusOf(n.out, (s) => s.fill === 'red');
+    assert.match(String((await inject(n.out, { payload: 'refused', chat }))?.message), /403/);
+    assert.equal((await red).text, 'send failed: permission');
+    // Nothing about the bot changed, so no broadcast comes: the out node itself must say so.
+    const green = statusOf(n.out, (s) => s.text === 'ready as clawbot', 3000);
+    assert.equal(await inject(n.out, { payload: 'fine now', chat }), undefined);
+    await green;
+  });
+
   it('a 100,000-character message reaches the flow cut to 16,384 characters with msg.chat.truncated', async () => {
     const n = await load();
     await statusOf(n.in, (s) => s.text === 'ready as clawbot');
