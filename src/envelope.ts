@@ -52,6 +52,11 @@ export interface ChatEnvelope {
   chatType: ChatType;
   /** Thread/topic inside the chat, when the platform has one (Discord thread, Telegram topic). */
   threadId?: string;
+  /**
+   * The chat a thread belongs to, when the thread is a chat of its own (a Discord thread: its
+   * `chatId` is the thread's channel id). A group allowlist that lists the parent admits it.
+   */
+  parentChatId?: string;
   /** Group/guild id for group chats, when different from chatId (Discord guild). */
   groupId?: string;
   senderId: string;

@@ -176,7 +176,7 @@ export class RouteFilter {
     const botGuarded = this.botLoop.applies(chat);
     if (chat.chatType === 'group') {
       if (this.groupPolicy === 'disabled') return reject('group_disabled');
-      if (this.groupPolicy === 'allowlist' && !this.groupAllow.has(channel, chat.chatId, chat.groupId)) {
+      if (this.groupPolicy === 'allowlist' && !this.groupAllow.has(channel, chat.chatId, chat.parentChatId, chat.groupId)) {
         return reject('group_not_allowed');
       }
       mention = this.mentionOf(chat);

@@ -77,6 +77,8 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
     extras,
   };
   if (inThread) envelope.threadId = channel.id;
+  // Replies go to the thread itself (chatId); the allowlist names the parent channel.
+  if (inThread && channel.parentId) envelope.parentChatId = channel.parentId;
   if (!direct && message.guildId) envelope.groupId = message.guildId;
   if (replyTo) envelope.replyTo = replyTo;
   const command = parseCommand(text);

@@ -87,6 +87,15 @@ describe('routing/RouteFilter: policies and reasons', () => {
       assert.equal(reason(await f.decide(discordGuild('7', { guildId: '1100000000000000002', mentioned: true }))), 'reject:group_not_allowed');
     });
 
+    it('groupPolicy allowlist: a Discord thread passes when its parent channel is listed (parentChatId)', async () => {
+      const { f } = filter({ groupAllow: 'discord:1200000000000000001' });
+      // Discord replies to a thread by the thread's own channel id, so that is its chatId.
+      const thread = discordGuild('7', { channelId: '1200000000000000055', threadId: '1200000000000000055', guildId: '1100000000000000002', mentioned: true });
+      assert.equal(reason(await f.decide(thread)), 'reject:group_not_allowed');
+      assert.equal(reason(await f.decide({ ...thread, parentChatId: '1200000000000000001' })), 'accept:group');
+      assert.equal(reason(await f.decide({ ...thread, parentChatId: '1200000000000000002' })), 'reject:group_not_allowed');
+    });
+
     it('a group allowlist check runs before mention gating (an unlisted group is never "not_mentioned")', async () => {
       const { f } = filter();
       assert.equal(reason(await f.decide(telegramGroup('1'))), 'reject:group_not_allowed');

@@ -84,6 +84,8 @@ describe('discord inbound envelopes (messages through real discord.js)', functio
     assert.strictEqual(r.envelope.chatId, fake.threadId);
     assert.strictEqual(r.envelope.threadId, fake.threadId);
     assert.strictEqual(r.envelope.extras?.parentChannelId, fake.channelId);
+    // The route filter admits a thread of a listed channel through this.
+    assert.strictEqual(r.envelope.parentChatId, fake.channelId);
   });
 
   it('attachments come as metadata', async () => {
