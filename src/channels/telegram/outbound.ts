@@ -2,8 +2,8 @@
  * Sending to one Telegram chat: sendMessage / editMessageText / sendChatAction with the rules
  * every reply needs. 429 waits Telegram's `retry_after` and tries again (Telegram did not
  * process the call, so this never duplicates); a dropped connection (reset, hang up, refused)
- * is tried again a few times after a short capped backoff (decision 0230: a lost reply is worse
- * than a rare duplicate); rejected markup is retried once as plain text;
+ * and a 5xx answer are tried again a few times after a short capped backoff (decision 0230: a
+ * lost reply is worse than a rare duplicate); rejected markup is retried once as plain text;
  * an edit that changes nothing is not an error. Everything else fails with Telegram's own
  * description, so `done(err)` tells the user what Telegram said.
  */
@@ -174,9 +174,12 @@ export class TelegramOutbound {
         if (f.kind === 'rate-limited' && rateLimited < this.maxRetries && (f.retryAfterMs ?? 0) <= this.maxRetryAfterMs) {
           rateLimited++;
           wait = f.retryAfterMs ?? 1000;
-        } else if (f.kind === 'network' && !f.timedOut) {
+        } else if ((f.kind === 'network' && !f.timedOut) || f.kind === 'server') {
+          // A 5xx is the Bot API's own passing trouble (a restart, an overloaded front end):
+          // tried again like a dropped connection, or a single one would lose the reply.
           if (dropped >= this.maxNetworkRetries) {
-            throw new TelegramError(`Telegram ${method} failed after ${dropped + 1} attempts, the connection dropped each time: ${f.description}`, f);
+            const how = f.kind === 'server' ? `Telegram answered ${f.code ?? '5xx'} each time` : 'the connection dropped each time';
+            throw new TelegramError(`Telegram ${method} failed after ${dropped + 1} attempts, ${how}: ${f.description}`, f);
           }
           dropped++;
           onDropped?.();

@@ -68,6 +68,19 @@ describe('telegram outbound: dropped connections', () => {
     assert.deepStrictEqual(calls('deleteMessage').map((c) => c.answered), [-1, 0]);
   });
 
+  it('a 500 from the Bot API is tried again: the reply arrives once', async () => {
+    tg.fail('sendMessage', { code: 500, description: 'Internal Server Error' });
+    const id = await outbound().send(to(), 'hello');
+    assert.deepStrictEqual(tg.sent(tg.dm.id).map((m) => [String(m.messageId), m.text]), [[id, 'hello']]);
+    assert.strictEqual(calls('sendMessage').length, 2);
+  });
+
+  it('a 502 every time fails after 4 tries and says Telegram answered 502', async () => {
+    tg.fail('sendMessage', { code: 502, description: 'Bad Gateway' }, 10);
+    await assert.rejects(outbound().send(to(), 'x'), /^TelegramError: Telegram sendMessage failed after 4 attempts, Telegram answered 502 each time: Bad Gateway$/);
+    assert.strictEqual(calls('sendMessage').length, 4);
+  });
+
   it('a 400 is not tried again', async () => {
     tg.fail('sendMessage', { code: 400, description: 'Bad Request: chat not found' });
     await assert.rejects(outbound().send(to(), 'x'), /chat not found/);
