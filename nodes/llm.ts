@@ -234,7 +234,13 @@ export = function (RED: NodeAPI) {
           out(0, { ...msg, payload: text, stream: { id: streamId, seq: seq++, delta, done: false } });
         },
       });
+      /** The "retrying" status this turn set; the retried request's first answer clears it. */
+      let retryShown: Status | null = null;
       const partial = (delta: string, text: string) => {
+        if (retryShown && delta) {
+          if (busy === retryShown) show(null);
+          retryShown = null;
+        }
         if (!streaming || signal.aborted) return;
         throttle.push(delta, text);
       };
@@ -286,7 +292,8 @@ export = function (RED: NodeAPI) {
             out(layout.approvalPort as number, m);
           },
           onRetry: (e, attempt, delay) => {
-            show({ fill: 'yellow', shape: 'ring', text: t('status.retrying', { kind: e.status ?? e.kind, attempt, s: Math.ceil(delay / 1000) }) });
+            retryShown = { fill: 'yellow', shape: 'ring', text: t('status.retrying', { kind: e.status ?? e.kind, attempt, s: Math.ceil(delay / 1000) }) };
+            show(retryShown);
             node.warn(t('status.retryLog', { error: e.message, attempt }));
           },
           onToolEvent: (ev: ToolEvent) => {

@@ -241,6 +241,24 @@ describe('clawflow-llm node', function () {
     }
   });
 
+  it('the status stops saying "retrying" once the retried request answers', async () => {
+    fake.enqueue({ status: 503 }, { chunks: ['Hel', 'lo ', 'there'], chunkDelayMs: 150 });
+    await helper.load([providerNode, llmNode], flow(fake.url), creds);
+    const llm = helper.getNode('llm');
+    const statuses: string[] = [];
+    llm.on('call:status', (c: any) => statuses.push(String(c.args[0]?.text ?? '')));
+    const seen: string[] = [];
+    helper.getNode('reply').on('input', (m: any) => {
+      if (!m.stream.done && m.payload) seen.push(statuses[statuses.length - 1]);
+    });
+    const final = finalReply(helper.getNode('reply'));
+    llm.receive({ payload: 'x' });
+    await final;
+    assert.ok(statuses.some((t) => t.includes('retrying')), `statuses: ${JSON.stringify(statuses)}`);
+    assert.ok(seen.length > 0);
+    assert.ok(!seen.some((t) => t.includes('retrying')), `status while the answer streamed: ${JSON.stringify(seen)}`);
+  });
+
   it('a gateway interrupt (abortTurn) cancels the HTTP request and sends nothing more', async () => {
     fake.enqueue({ hang: true });
     await helper.load([providerNode, llmNode], flow(fake.url), creds);
