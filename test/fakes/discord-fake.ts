@@ -14,6 +14,7 @@
  * discord.dropSocket();            // abnormal close: the client resumes on resume_gateway_url
  * discord.rejectToken();           // REST says 401, the gateway closes 4004
  * discord.disallowIntents();       // IDENTIFY with Message Content closes 4014
+ * discord.refuseGateway(true);     // REST works, the gateway upgrade is answered 503 (until false)
  * discord.rateLimitNext(1, 300);   // the next REST call gets a 429 (retry after 300 ms)
  * discord.failNextSend(401);       // the next POST /channels/:id/messages gets a 401, the rest work
  * discord.rawDispatch('MESSAGE_CREATE', { ...broken });   // any dispatch, as given (malformed too)
@@ -90,6 +91,8 @@ export interface FakeDiscordOptions {
   token?: string;
   /** HELLO heartbeat_interval in ms (Discord uses ~41250). */
   heartbeatIntervalMs?: number;
+  /** Listen on this loopback port (a fake started again where an earlier one was); default a free one. */
+  port?: number;
 }
 
 /** A recorded gateway connection. */
@@ -134,10 +137,14 @@ export class FakeDiscord extends EventEmitter {
   private valid = true;
   private gatewayValid = true;
   private intentsAllowed = true;
+  private gatewayRefused = false;
+  /** Gateway upgrades answered 503 by {@link refuseGateway}. */
+  refusedUpgrades = 0;
   private rateLimits: { count: number; retryAfterMs: number }[] = [];
   private sendFailures: number[] = [];
   private readyGate?: Promise<void>;
   private readonly heartbeatIntervalMs: number;
+  private readonly wantedPort: number;
   private readonly dmChannels = new Map<string, string>();
   private readonly messages = new Map<string, Record<string, unknown>>();
   private session?: { id: string; seq: number; log: { s: number; t: string; d: unknown }[] };
@@ -147,6 +154,7 @@ export class FakeDiscord extends EventEmitter {
     super();
     this.token = opts.token ?? 'fake-bot-token';
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 41_250;
+    this.wantedPort = opts.port ?? 0;
   }
 
   /** Start the fake on a free loopback port. */
@@ -193,6 +201,11 @@ export class FakeDiscord extends EventEmitter {
   rejectToken(where: 'all' | 'gateway' = 'all'): void {
     if (where === 'all') this.valid = false;
     this.gatewayValid = false;
+  }
+
+  /** While on, the REST API works but every gateway upgrade is answered 503 (a gateway outage). */
+  refuseGateway(on: boolean): void {
+    this.gatewayRefused = on;
   }
 
   /** Privileged intents (Message Content) not enabled for the app: IDENTIFY closes with 4014. */
@@ -457,9 +470,14 @@ export class FakeDiscord extends EventEmitter {
     this.server.on('upgrade', (req, socket, head) => {
       const path = (req.url ?? '').split('?')[0];
       if (path !== '/gateway' && path !== '/resume') return socket.destroy();
+      if (this.gatewayRefused) {
+        this.refusedUpgrades++;
+        socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+        return;
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req));
     });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => this.server.listen(this.wantedPort, '127.0.0.1', () => r()));
     this.port = (this.server.address() as AddressInfo).port;
   }
 

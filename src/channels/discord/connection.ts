@@ -10,7 +10,7 @@
  * node wraps it.
  */
 import { EventEmitter } from 'events';
-import { Client, Events, GatewayIntentBits, Partials, type Message } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Partials, SimpleShardingStrategy, type Message } from 'discord.js';
 import { classifyError, failureFromCloseCode, type DiscordFailure } from './failures';
 
 /** A gateway dispatch that discord.js threw on while parsing it; it was skipped. */
@@ -108,9 +108,7 @@ export class DiscordConnection extends EventEmitter {
       // Destroying a shard while it waits for HELLO/READY makes @discordjs/ws schedule a
       // reconnect of its own; let a login in flight settle first (bounded), then destroy.
       if (login) await settleWithin(login, this.opts.stopWaitMs ?? 10_000);
-      await client.destroy().catch(() => undefined);
-      client.removeAllListeners();
-      client.rest.removeAllListeners();
+      await dispose(client);
     }
     this.set({ state: 'stopped' });
   }
@@ -121,6 +119,7 @@ export class DiscordConnection extends EventEmitter {
       // DM channels are not cached before their first message: without this partial,
       // discord.js drops DMs.
       partials: [Partials.Channel],
+      ws: { buildStrategy: (manager) => new FinalShardingStrategy(manager) },
       rest: this.opts.apiUrl ? { api: this.opts.apiUrl } : {},
     });
     this.client = client;
@@ -137,8 +136,9 @@ export class DiscordConnection extends EventEmitter {
         if (this.stopping || this.client !== client) return;
         const failure = this.current.state === 'failed' && this.current.failure ? this.current.failure : classifyError(err);
         this.client = undefined;
-        client.removeAllListeners();
-        client.rest.removeAllListeners();
+        // A login that failed on the gateway leaves its shard retrying on its own: end it, or
+        // every retry adds one more gateway session once Discord is back.
+        void dispose(client);
         if (!failure.retryable) return this.set({ state: 'failed', failure });
         this.scheduleRetry(failure);
       },
@@ -268,6 +268,36 @@ export class DiscordConnection extends EventEmitter {
     if (next.state === 'stopped') delete next.rateLimitedMs;
     this.current = next;
     this.emit('status', this.status);
+  }
+}
+
+/** Destroy `client` (its shards for good, see {@link FinalShardingStrategy}) and drop its listeners. */
+async function dispose(client: Client): Promise<void> {
+  await client.destroy().catch(() => undefined);
+  client.removeAllListeners();
+  client.rest.removeAllListeners();
+}
+
+/** The part of an @discordjs/ws `WebSocketShard` that {@link FinalShardingStrategy} uses. */
+interface GatewayShard {
+  internalConnect(): Promise<void>;
+  destroy(options?: { code?: number }): Promise<void>;
+}
+
+/**
+ * @discordjs/ws's reconnect loop outlives `destroy()`: while the gateway cannot be reached a
+ * shard waits 500 ms between attempts in state Idle, destroy() skips an idle shard, and the
+ * loop then connects and IDENTIFYs again: a gateway session nobody owns, one more per failed
+ * login attempt or redeploy during an outage. This strategy's destroy() also makes its shards
+ * unable to connect again, and closes a socket a connect attempt already in flight opened.
+ */
+class FinalShardingStrategy extends SimpleShardingStrategy {
+  override async destroy(options?: Parameters<SimpleShardingStrategy['destroy']>[0]): Promise<void> {
+    const shards = [...((this as unknown as { shards: Map<number, GatewayShard> }).shards?.values() ?? [])];
+    for (const shard of shards) shard.internalConnect = async () => undefined;
+    await super.destroy(options);
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const shard of shards) await shard.destroy({ code: 1000 }).catch(() => undefined);
   }
 }
 

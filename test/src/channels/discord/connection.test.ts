@@ -109,6 +109,32 @@ describe('discord connection (real discord.js against the fake gateway)', functi
     assert.strictEqual(fake.openSockets, 0);
   });
 
+  it('stop() while Discord is unreachable and the shard is between reconnects: no gateway session comes back later', async () => {
+    const r = await readyConnection(fake);
+    const port = Number(new URL(fake.apiUrl).port);
+    const token = fake.token;
+    await fake.close(); // the socket drops; @discordjs/ws retries every ~500 ms, idle in between
+    await new Promise((res) => setTimeout(res, 1200));
+    await r.conn.stop();
+    fake = await FakeDiscord.start({ port, token });
+    // Before the fix the old client's sleeping reconnect loop connected and identified again.
+    await new Promise((res) => setTimeout(res, 2500));
+    assert.strictEqual(fake.connections.length, 0, `connections after stop: ${fake.gatewayLog.join(', ')}`);
+  });
+
+  it('a gateway outage (REST up): each failed login attempt leaves no client behind; one session when it is back', async () => {
+    fake.refuseGateway(true);
+    conn = new DiscordConnection({ token: fake.token, apiUrl: fake.apiUrl, retryBaseMs: 100, retryMaxMs: 200 });
+    conn.start();
+    await fake.until(() => fake.refusedUpgrades >= 6, 8000);
+    fake.refuseGateway(false);
+    await statusWhere(conn, (s) => s.state === 'ready', 8000);
+    // Before the fix every failed attempt's shard kept its own reconnect loop: one more session each.
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.strictEqual(fake.openSockets, 1, fake.gatewayLog.join(', '));
+    assert.strictEqual(fake.connections.filter((c) => c.kind === 'identify').length, 1);
+  });
+
   it('answers heartbeats with ACKs (short interval)', async () => {
     await fake.close();
     fake = await FakeDiscord.start({ heartbeatIntervalMs: 100 });
