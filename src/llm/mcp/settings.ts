@@ -46,6 +46,10 @@ function resolveRows(rows: unknown, creds: Record<string, unknown>, secrets: str
       const v = Number.isInteger(slot) && slot >= 0 && slot < SECRET_SLOTS ? creds[`secret${slot}`] : undefined;
       const value = typeof v === 'string' ? v : '';
       if (value) secrets.push(value);
+      // `Bearer <token>`: a server that refuses it often echoes only the token ("unknown token
+      // <token>"), which the whole value would not match.
+      const scheme = /^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value.trim());
+      if (scheme && scheme[1].length >= 4) secrets.push(scheme[1]);
       out[name] = value;
     } else {
       out[name] = row.value === undefined || row.value === null ? '' : String(row.value);

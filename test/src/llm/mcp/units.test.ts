@@ -114,6 +114,16 @@ describe('resolveServerSettings', () => {
       { transport: 'http', url: 'http://127.0.0.1/mcp', headers: [{ name: 'Authorization', secret: true, slot: 0 }, { name: 'X-Bad', secret: true, slot: 99 }] },
       { secret0: 'Bearer abcdef' },
     );
-    assert.deepStrictEqual(r, { transport: { transport: 'http', url: 'http://127.0.0.1/mcp', headers: { Authorization: 'Bearer abcdef', 'X-Bad': '' } }, secrets: ['Bearer abcdef'] });
+    assert.deepStrictEqual(r, { transport: { transport: 'http', url: 'http://127.0.0.1/mcp', headers: { Authorization: 'Bearer abcdef', 'X-Bad': '' } }, secrets: ['Bearer abcdef', 'abcdef'] });
+  });
+  it('a secret header with an auth scheme is hidden also when a server echoes only the token', () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { redact } = require('../../../../src/llm/mcp/redact');
+    const r = resolveServerSettings(
+      { transport: 'http', url: 'http://127.0.0.1/mcp', headers: [{ name: 'Authorization', secret: true, slot: 0 }] },
+      { secret0: 'Bearer mcp-token-888' },
+    );
+    const text = redact('HTTP 400: bad request, unknown token mcp-token-888 (you sent Bearer mcp-token-888)', r.secrets);
+    assert.ok(!text.includes('mcp-token-888'), text);
   });
 });
