@@ -47,6 +47,8 @@ interface LlmDef extends NodeDef {
   /** MCP tools held for approval (`tool` or `server/tool`, a subset of mcpTools). */
   mcpApproval?: string[];
   mcpAudit?: boolean;
+  /** Set by Node-RED: the node ids each output port is wired to. */
+  wires?: string[][];
 }
 
 type Status = NodeStatus;
@@ -72,10 +74,19 @@ export = function (RED: NodeAPI) {
     const running = new Set<AbortController>();
     let active = 0;
 
+    // A port with no wire answers nothing: a tool call leaving it would wait for its timeout, and an
+    // approval request for its 10 minutes. Such tools are not offered (tools run only when wired).
+    const wired = (port: number | undefined) => port !== undefined && (config.wires?.[port]?.length ?? 0) > 0;
+    const approvalWired = wired(layout.approvalPort);
+
     // Check tool schemas now, so a broken schema is reported at deploy, not mid-turn.
     const portTools: PortTool[] = [];
     let configError: string | undefined;
     for (const tc of layout.tools) {
+      if (!wired(layout.toolPort(tc.name))) {
+        node.warn(t('errors.toolNotWired', { name: tc.name }));
+        continue;
+      }
       try {
         const def = { name: tc.name, description: tc.description ?? '', inputSchema: tc.schema };
         compileToolSchema(def);
@@ -280,7 +291,8 @@ export = function (RED: NodeAPI) {
             show({ fill: 'blue', shape: 'ring', text: t('status.tool', { name: c.tool }) });
             out(layout.toolPort(c.tool), m);
           },
-          requestApproval: layout.approvalPort === undefined ? undefined : (r) => {
+          // Without a wire on the approval port nobody can answer: held calls are refused at once.
+          requestApproval: !approvalWired ? undefined : (r) => {
             const m = RED.util.cloneMessage(msg);
             delete m.stream;
             m.payload = r.args;

@@ -284,6 +284,37 @@ describe('clawflow-llm node', function () {
     await waitUntil(() => fake.cancelled === 1);
   });
 
+  it('a tool whose port has no wire is not offered to the model (a call could never be answered), with a warning', async () => {
+    fake.enqueue({ text: 'no tools needed' });
+    const time = { name: 'time', description: 'Current time', schema: '' };
+    const f = flow(fake.url, { tools: [weather, time] });
+    f[1].wires[3] = []; // the time port: nothing connected
+    await helper.load([providerNode, llmNode], f, creds);
+    const llm = helper.getNode('llm');
+    const warnings: string[] = [];
+    llm.on('call:warn', (c: any) => warnings.push(String(c.args[0])));
+    const final = finalReply(helper.getNode('reply'));
+    llm.receive({ payload: 'x' });
+    await final;
+    const offered = (fake.chatRequests()[0].body.tools ?? []).map((t: any) => t.function.name);
+    assert.deepEqual(offered, ['weather']);
+    // The warning is given at deploy, before the spy: the node logged it through node.warn.
+    const logged = (helper as any).log().args.map((a: any[]) => JSON.stringify(a[0]?.msg ?? a[0])).join('\n');
+    assert.match(logged + warnings.join('\n'), /time/);
+  });
+
+  it('with the approval port unwired, a tool that needs approval is refused at once, not held for 10 minutes', async () => {
+    fake.enqueue({ toolCalls: [{ name: 'weather', arguments: { city: 'Oslo' } }] }, { text: 'cannot do it' });
+    const f = flow(fake.url, { tools: [{ ...weather, approval: true }] });
+    f[1].wires[2] = []; // the approval port
+    await helper.load([providerNode, llmNode], f, creds);
+    const final = finalReply(helper.getNode('reply'));
+    helper.getNode('llm').receive({ payload: 'x' });
+    await final;
+    const tool = fake.chatRequests()[1].body.messages.find((x: any) => x.role === 'tool');
+    assert.match(tool.content, /^Error: .*approv/);
+  });
+
   it('bad input gives a clear error (no crash)', async () => {
     await helper.load([providerNode, llmNode], flow(fake.url), creds);
     const llm = helper.getNode('llm');
