@@ -133,6 +133,12 @@ export interface FakeTelegram {
   fail(method: string, spec: FailureSpec, times?: number): void;
   /** Updates not yet confirmed by an offset. */
   pending(): number;
+  /**
+   * Telegram after a week without updates: the next update_id is chosen anew (often far lower).
+   * An offset above every id issued since then confirms nothing, so getUpdates returns the new
+   * updates although the client's offset is higher (go-telegram-bot-api#156).
+   */
+  renumberUpdates(nextId: number): void;
   /** getUpdates requests being held open now. */
   activePolls(): number;
   /** Stop listening and cut every connection (the Bot API went away). */
@@ -169,6 +175,8 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
   const chats = new Map<number, FakeChat>([[dm.id, dm], [group.id, group]]);
   const listeners = new Set<() => void>();
   let nextUpdateId = 500_000;
+  /** Highest update_id issued (an offset beyond it + 1 confirms nothing, see renumberUpdates). */
+  let issuedMax = -Infinity;
   let poll: Waiter | undefined;
   let port = opts.port ?? 0;
   let server: http.Server | undefined;
@@ -216,7 +224,12 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       });
     });
 
-  const pendingFrom = (offset?: number) => updates.filter((u) => offset === undefined || u.update_id >= offset);
+  /** An offset Telegram can act on: one beyond every id it issued means nothing to it. */
+  const known = (offset?: number) => (offset !== undefined && offset > issuedMax + 1 && updates.length ? undefined : offset);
+  const pendingFrom = (offset?: number) => {
+    const o = known(offset);
+    return updates.filter((u) => o === undefined || u.update_id >= o);
+  };
 
   const answerPoll = () => {
     if (!poll) return;
@@ -259,6 +272,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
 
   const queue = (update: Record<string, unknown>): number => {
     if (update.update_id === undefined) update.update_id = nextUpdateId++;
+    issuedMax = Math.max(issuedMax, update.update_id as number);
     updates.push(update);
     answerPoll();
     void deliver();
@@ -299,7 +313,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         clearTimeout(old.timer);
         error(old.res, old.call, 409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running');
       }
-      const offset = p.offset !== undefined ? Number(p.offset) : undefined;
+      const offset = known(p.offset !== undefined ? Number(p.offset) : undefined);
       if (offset !== undefined && offset > 0) {
         while (updates.length && updates[0].update_id < offset) updates.shift();
       }
@@ -550,6 +564,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       for (let i = 0; i < times; i++) failures.push({ method, spec });
     },
     pending: () => updates.length,
+    renumberUpdates(nextId) {
+      nextUpdateId = nextId;
+      issuedMax = nextId - 1;
+    },
     activePolls: () => (poll ? 1 : 0),
     goAway: stop,
     comeBack: listen,

@@ -1,8 +1,8 @@
 /**
  * Our own getUpdates loop (not grammY's `bot.start()`): see
  * docs/decisions/0050-telegram-own-polling-loop.md. It owns the offset (persisted after every
- * batch, once the flow took the batch's updates: decision 0160), skips updates it handled
- * before, keeps going past a broken update or a throwing handler, and decides per failure kind: 401 stops, 409 backs off long (another poller holds
+ * batch, once the flow took the batch's updates: decision 0160), follows Telegram when it
+ * numbers its updates anew, keeps going past a broken update or a throwing handler, and decides per failure kind: 401 stops, 409 backs off long (another poller holds
  * the token), 429 waits `retry_after`, everything else backs off to a cap. `stop()` aborts the
  * in-flight long poll and resolves when the loop has exited, so the next poller never overlaps.
  */
@@ -151,8 +151,10 @@ export class Poller {
         this.opts.onProblem(err as Error);
         continue;
       }
-      // Telegram re-sends what was not confirmed; anything below our offset was handled.
-      if (this.offset !== undefined && id < this.offset) continue;
+      // Asked from our offset, Telegram answers with ids below it only when it numbered its
+      // updates anew (it does after a week without any, go-telegram-bot-api#156). Skipping
+      // them would confirm nothing and get them again at once, forever: follow the new ids
+      // (a re-sent update the session already journaled is dropped there, decision 0210).
       this.offset = id + 1;
       const entry: (typeof handled)[number] = { id, taken: true, settled: Promise.resolve() };
       try {

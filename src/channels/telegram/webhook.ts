@@ -37,6 +37,15 @@ export function webhookUrl(base: string, path: string): string {
  * the taken ids are remembered until the floor passes them. The floor (what we persist) is the
  * lowest id not yet taken: safe to restart from, at worst an update is handled twice.
  */
+/**
+ * How far below the floor an update may be and still be a re-delivery of one we handled.
+ * Telegram numbers its updates anew after a week without any (the new ids are random, often
+ * far lower); read as re-deliveries, every later update would be dropped for good. Updates
+ * come again only while Telegram retries them, so a re-delivery sits within the few thousand
+ * updates taken since; anything further below means the numbering started over.
+ */
+export const RENUMBER_WINDOW = 100_000;
+
 export class WebhookLedger {
   private floorId: number | undefined;
   private readonly taken = new Set<number>();
@@ -55,6 +64,11 @@ export class WebhookLedger {
 
   /** 'done' (a re-delivery of a handled update), the outcome of the same update in flight, or 'new'. */
   check(id: number): 'done' | 'new' | Promise<boolean> {
+    if (this.floorId !== undefined && id < this.floorId - RENUMBER_WINDOW) {
+      // Telegram numbers its updates anew: start over from this one.
+      this.floorId = undefined;
+      this.taken.clear();
+    }
     if ((this.floorId !== undefined && id < this.floorId) || this.taken.has(id)) return 'done';
     const o = this.open.get(id);
     return o ? o : 'new';

@@ -57,6 +57,39 @@ describe('telegram poller', () => {
     assert.strictEqual(seen2[0].message.text, 'b');
   });
 
+  it('Telegram renumbering its updates (a week without any) does not make the bot deaf, running or restarted', async () => {
+    const kv = new MemoryKeyValueStore();
+    const seen: any[] = [];
+    const p = poller(kv, seen, [], []);
+    p.start();
+    tg.userSays('before');
+    await tg.waitFor(() => seen.length === 1, 'before');
+    await tg.waitFor(() => tg.activePolls() === 1, 'next poll');
+    tg.renumberUpdates(1000);
+    tg.userSays('after');
+    await tg.waitFor(() => seen.length === 2, 'the first update with a lower id');
+    await tg.waitFor(() => tg.activePolls() === 1, 'next poll');
+    const polls = tg.calls.filter((c) => c.method === 'getUpdates').length;
+    tg.userSays('next');
+    await tg.waitFor(() => seen.length === 3, 'the one after it');
+    await p.stop();
+    assert.deepStrictEqual(seen.map((u) => u.message.text), ['before', 'after', 'next']);
+    assert.ok(tg.calls.filter((c) => c.method === 'getUpdates').length <= polls + 2, 'no spinning on the lower ids');
+    assert.strictEqual(await kv.get(`offset:${tg.bot.id}`), 1002);
+
+    // Restarted with a saved offset from before the renumbering (the usual case: weeks idle).
+    const kv2 = new MemoryKeyValueStore();
+    await kv2.set(`offset:${tg.bot.id}`, 900_000);
+    tg.renumberUpdates(2000);
+    tg.userSays('after a restart');
+    const seen2: any[] = [];
+    const p2 = poller(kv2, seen2, [], []);
+    p2.start();
+    await tg.waitFor(() => seen2.length === 1, 'the update below the saved offset');
+    await p2.stop();
+    assert.strictEqual(await kv2.get(`offset:${tg.bot.id}`), 2001);
+  });
+
   it('a throwing handler is reported and the loop goes on', async () => {
     const seen: any[] = [];
     const problems: Error[] = [];

@@ -41,4 +41,14 @@ describe('telegram WebhookLedger (decision 0170)', function () {
     assert.strictEqual(next.check(100), 'new');
     assert.strictEqual(next.check(99), 'done');
   });
+
+  it('an update far below the saved floor is Telegram numbering anew (a week without updates), not a re-delivery', function () {
+    const l = new WebhookLedger(727_334_708);
+    assert.strictEqual(l.check(727_334_700), 'done', 'just below: a re-delivery');
+    assert.strictEqual(l.check(117_314_199), 'new');
+    l.begin(117_314_199, never);
+    assert.strictEqual(l.end(117_314_199, true), 117_314_200, 'the new floor is saved');
+    assert.strictEqual(l.check(117_314_200), 'new');
+    assert.strictEqual(l.check(117_314_199), 'done');
+  });
 });
