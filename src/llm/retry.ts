@@ -15,9 +15,16 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** A Retry-After longer than this is treated as "failed for good" (go to the fallback). */
   maxRetryAfterMs: number;
+  /**
+   * Retries of a request that hit the idle timeout (default: 1). Each one costs a whole timeout
+   * (120 s by default): four of them outlasted the session lease (300 s), so the user got the
+   * lease's "turn expired" instead of this error, minutes later. A server silent for two whole
+   * timeouts is down; the fallback provider (if any) is tried next.
+   */
+  maxTimeoutRetries?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 20_000, maxRetryAfterMs: 60_000 };
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, baseDelayMs: 500, maxDelayMs: 20_000, maxRetryAfterMs: 60_000, maxTimeoutRetries: 1 };
 
 /** Resolve after `ms`, or reject with the signal's reason when it aborts first. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -56,6 +63,7 @@ export async function withRetry<T>(
     onRetry?: (err: LlmError, attempt: number, delayMs: number) => void;
   },
 ): Promise<T> {
+  let timeouts = 0;
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
@@ -63,6 +71,7 @@ export async function withRetry<T>(
       const err = classify(raw, opts.ctx(raw));
       if (err.kind === 'aborted' || opts.signal.aborted) throw err;
       if (!err.retryable || attempt >= opts.policy.maxRetries) throw err;
+      if (err.kind === 'timeout' && ++timeouts > (opts.policy.maxTimeoutRetries ?? 1)) throw err;
       const delay = backoffDelay(attempt, err, opts.policy);
       if (delay > opts.policy.maxRetryAfterMs) throw err;
       opts.onRetry?.(err, attempt + 1, delay);
