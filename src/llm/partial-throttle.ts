@@ -26,6 +26,8 @@ export class PartialThrottle {
   constructor(private readonly o: PartialThrottleOptions) {}
 
   push(delta: string, text: string): void {
+    // A text that does not extend the pending one started over (a retry): what was held is gone.
+    if (this.pendingText !== undefined && !text.startsWith(this.pendingText)) this.pendingDelta = '';
     this.pendingDelta += delta;
     this.pendingText = text;
     const wait = this.lastAt + this.o.intervalMs - Date.now();

@@ -20,6 +20,17 @@ describe('PartialThrottle', () => {
     assert.strictEqual(got.map(([d]) => d).join(''), 'Hello!', 'the deltas add up to the text');
   });
 
+  it('when the reply starts over inside an interval (a retry), the merged delta is the new text only, not the dropped text too', async () => {
+    const got: [string, string][] = [];
+    const th = new PartialThrottle({ intervalMs: 40, emit: (d, t) => got.push([d, t]) });
+    th.push('abc', 'abc'); // first text: at once
+    th.push('d', 'abcd'); // held
+    th.push('', ''); // the retried answer starts over
+    th.push('xyz', 'xyz');
+    await tick(70);
+    assert.deepStrictEqual(got, [['abc', 'abc'], ['xyz', 'xyz']]);
+  });
+
   it('a chunk after a quiet interval goes out at once', async () => {
     const got: string[] = [];
     const th = new PartialThrottle({ intervalMs: 20, emit: (_d, t) => got.push(t) });
