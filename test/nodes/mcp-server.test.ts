@@ -107,6 +107,22 @@ describe('clawflow-mcp-server node', function () {
     }
   });
 
+  it('an unnamed HTTP server is labelled by its address without the user info or query (where keys sit)', async () => {
+    const url = 'http://someone:pw-secret-4242@127.0.0.1:9/mcp?api_key=qs-secret-4343';
+    await helper.load(mcpServerNode, [{ id: 'h3', type: 'clawflow-mcp-server', transport: 'http', url, headers: [] }]);
+    const n = helper.getNode('h3');
+    const name: string = n.connection.name;
+    assert.match(name, /127\.0\.0\.1:9\/mcp/);
+    assert.ok(!name.includes('pw-secret-4242') && !name.includes('qs-secret-4343'), name);
+    // fetch refuses the URL and quotes it whole: the status must not show the key either.
+    const user = statusUser();
+    n.register(user);
+    await eventually(() => user.seen.some((x) => x.fill !== 'yellow' || /reconnecting/.test(x.text)), 10_000, 'a problem status');
+    await eventually(() => !!n.connection.error, 10_000, 'an error');
+    const shown = JSON.stringify(user.seen) + String(n.connection.error);
+    assert.ok(!shown.includes('pw-secret-4242') && !shown.includes('qs-secret-4343'), shown);
+  });
+
   it('shows reconnecting after a crash and connected again after', async () => {
     await helper.load(mcpServerNode, [stdioNode('m3')]);
     const n = helper.getNode('m3');
