@@ -6,7 +6,7 @@
  */
 import type { NodeAPI, Node, NodeDef } from 'node-red';
 import { classifyError, DiscordOutbound, type DiscordBotHandle, type DiscordBotUser } from '../src/channels/discord';
-import { requireEnvelope, type StreamInfo } from '../src/envelope';
+import { requireEnvelope, type ChatEnvelope, type StreamInfo } from '../src/envelope';
 import { draftJournalFor } from './shared/draft-journal';
 
 interface DiscordOutDef extends NodeDef {
@@ -18,6 +18,8 @@ interface DiscordOutDef extends NodeDef {
 const TYPE = 'clawflow-discord-out';
 /** Minimum ms between two edits of a streamed draft: Discord allows ~5 edits per 5 s per channel. */
 const EDIT_INTERVAL_MS = 1200;
+/** How long a reply waits for a bot that is still logging in (READY) before it is an error. */
+const READY_WAIT_MS = 30_000;
 
 export = function (RED: NodeAPI) {
   const t = (key: string, subs?: Record<string, unknown>) => RED._(`${TYPE}.${key}`, subs as any);
@@ -34,6 +36,8 @@ export = function (RED: NodeAPI) {
       journal: draftJournalFor(RED, node, warnDraft),
     });
     let showsFailure = false;
+    /** Aborted on close: ends replies that wait for READY. */
+    const closing = new AbortController();
     const user: DiscordBotUser = {
       id: node.id,
       status: (s) => {
@@ -54,20 +58,36 @@ export = function (RED: NodeAPI) {
         done(err as Error);
         return;
       }
-      const status = bot.connection.status;
-      const client = bot.connection.discord;
       const stream: StreamInfo | undefined = msg.stream && typeof msg.stream === 'object' && typeof msg.stream.id === 'string' ? msg.stream : undefined;
-      if (!client || !status.botId) {
+      const connection = bot.connection;
+      if (!connection.discord || !connection.status.botId) {
         // A partial is only a preview (typing, a draft): skip it quietly, e.g. the first empty
-        // partial of a turn that outlived a redeploy, before the new client is READY. The
-        // final reply (or a plain message) is what must not be lost: that one is an error.
+        // partial of a turn that outlived a redeploy, before the new client is READY.
         if (stream && stream.done === false) {
           done();
           return;
         }
-        done(new Error(t('errors.notConnected', { state: bot.statusObject().text })));
+        const notConnected = () => new Error(t('errors.notConnected', { state: bot.statusObject().text }));
+        const state = connection.status.state;
+        if (state !== 'connecting' && state !== 'reconnecting') {
+          done(notConnected());
+          return;
+        }
+        // The final reply must not be lost: a turn resumed right after a restart can finish
+        // before Discord said READY. Wait for it (bounded; the node's close ends the wait).
+        connection.whenReady(READY_WAIT_MS, closing.signal).then(
+          () => reply(msg, chat, stream, done),
+          () => done(notConnected()),
+        );
         return;
       }
+      reply(msg, chat, stream, done);
+    });
+
+    /** Send `msg` to `chat` with the ready client. */
+    function reply(msg: any, chat: ChatEnvelope, stream: StreamInfo | undefined, done: (err?: Error) => void): void {
+      const status = bot!.connection.status;
+      const client = bot!.connection.discord!;
       if (chat.account && chat.account !== status.botId) {
         done(new Error(t('errors.otherBot', { account: chat.account, bot: status.botName })));
         return;
@@ -88,7 +108,7 @@ export = function (RED: NodeAPI) {
           // so after a reply that went out again, show the bot's state here once more.
           if (showsFailure) {
             showsFailure = false;
-            node.status(bot.statusObject());
+            node.status(bot!.statusObject());
           }
           done();
         },
@@ -96,12 +116,13 @@ export = function (RED: NodeAPI) {
           const failure = classifyError(err);
           showsFailure = true;
           node.status({ fill: 'red', shape: 'ring', text: t(`status.failed`, { kind: failure.kind }) });
-          done(new Error(bot.describe(failure)));
+          done(new Error(bot!.describe(failure)));
         },
       );
-    });
+    }
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closing.abort();
       // Unfinished drafts go: the interrupted turn is answered afresh after the redeploy.
       void out.abandon().then(() => {
         bot?.deregister?.(user);

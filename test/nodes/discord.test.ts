@@ -317,7 +317,7 @@ describe('discord nodes (real discord.js inside the nodes, fake Discord on 127.0
     assert.equal((await short).chat.truncated, undefined);
   });
 
-  it('a streamed partial before READY (a turn that outlived a redeploy) is skipped quietly; the final reply still needs the connection', async () => {
+  it('a streamed partial before READY (a turn that outlived a redeploy) is skipped quietly; the final reply waits for READY and goes out', async () => {
     const release = fake.holdReady();
     const n = await load();
     await fake.until(() => fake.connections.some((c) => !!c.identify));
@@ -325,12 +325,36 @@ describe('discord nodes (real discord.js inside the nodes, fake Discord on 127.0
     const chat = { channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct', senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now() };
     assert.equal(await inject(n.out, { payload: '', chat, stream: { id: 'r1', seq: 0, delta: '', done: false } }), undefined, 'no error for a partial');
     assert.deepEqual(logged('out', 20), []);
-    // A final (or plain) reply while not connected is still an error, so Catch nodes can resend it.
-    const lost = await inject(n.out, { payload: 'plain', chat });
-    assert.match(String(lost?.message), /not connected \(connecting\)/);
+    // A final reply while still connecting (a turn resumed after a restart, answered before
+    // READY) waits for READY. Before the fix it failed at once and the user got nothing.
+    const final = inject(n.out, { payload: 'Done.', chat, stream: { id: 'r1', seq: 1, delta: 'Done.', done: true } });
+    const plain = inject(n.out, { payload: 'plain', chat });
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(fake.sent.length, 0);
     release();
-    await statusOf(n.out, (s) => s.text === 'ready as clawbot');
-    assert.equal(await inject(n.out, { payload: 'Done.', chat, stream: { id: 'r1', seq: 1, delta: 'Done.', done: true } }), undefined);
-    assert.deepEqual(fake.sent.map((m) => m.content), ['Done.']);
+    assert.equal(await final, undefined);
+    assert.equal(await plain, undefined);
+    assert.deepEqual(fake.sent.map((m) => m.content).sort(), ['Done.', 'plain']);
+  });
+
+  it('a reply while the bot has failed for good (token rejected) is an error at once', async () => {
+    fake.rejectToken();
+    const n = await load();
+    await statusOf(n.out, (s) => s.fill === 'red');
+    const chat = { channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct', senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now() };
+    assert.match(String((await inject(n.out, { payload: 'x', chat }))?.message), /not connected \(token rejected/);
+  });
+
+  it('a reply waiting for READY ends with an error when the node closes (redeploy), no timer left', async () => {
+    const release = fake.holdReady();
+    const n = await load();
+    await fake.until(() => fake.connections.some((c) => !!c.identify));
+    const chat = { channel: 'discord', account: fake.bot.id, chatId: fake.dmChannelId(), chatType: 'direct', senderId: fake.alice.id, text: 'q', mentioned: true, attachments: [], timestamp: Date.now() };
+    const waiting = inject(n.out, { payload: 'x', chat });
+    await new Promise((res) => setTimeout(res, 100));
+    const closing = helper.unload();
+    release(); // the bot's close waits for the login in flight
+    assert.match(String((await waiting)?.message), /not connected/);
+    await closing;
   });
 });

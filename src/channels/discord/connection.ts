@@ -85,6 +85,32 @@ export class DiscordConnection extends EventEmitter {
     return this.client;
   }
 
+  /**
+   * Resolve once the bot is ready (at once if it is). Rejects when it fails or stops, when `ms`
+   * pass, or when `signal` aborts; the error's message is the state it was in.
+   */
+  whenReady(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.current.state === 'ready' && this.client) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        this.off('status', onStatus);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onStatus = (s: DiscordStatus) => {
+        if (s.state === 'ready' && this.client) finish();
+        else if (s.state === 'failed' || s.state === 'stopped') finish(new Error(s.state));
+      };
+      const onAbort = () => finish(new Error('aborted'));
+      const timer = setTimeout(() => finish(new Error(this.current.state)), ms);
+      this.on('status', onStatus);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort);
+    });
+  }
+
   /** Log in. Does nothing if already started. */
   start(): void {
     if (this.client || this.retryTimer) return;
