@@ -53,6 +53,8 @@ interface StreamState {
   flushTimer?: NodeJS.Timeout;
   typingTimer?: NodeJS.Timeout;
   idleTimer?: NodeJS.Timeout;
+  /** A draft send or edit failed: no more drafts for this stream, only the final. */
+  draftsOff?: boolean;
 }
 
 /** Result of handling one message: the ids of messages sent or edited for the final reply. */
@@ -147,6 +149,7 @@ export class StreamRelay {
   }
 
   private partial(id: string, st: StreamState, text: string): void {
+    if (st.draftsOff) return;
     if (!text.trim()) {
       if (!st.draftId) this.startTyping(st);
       return;
@@ -160,7 +163,14 @@ export class StreamRelay {
     const wait = Math.max(0, st.lastEditAt + this.editIntervalMs - Date.now());
     st.flushTimer = setTimeout(() => {
       st.flushTimer = undefined;
-      st.chain = st.chain.then(() => this.flushDraft(st)).catch((err) => this.opts.onBackgroundError?.(err));
+      st.chain = st.chain
+        .then(() => this.flushDraft(st))
+        .catch((err) => {
+          // One warning per stream: a chat that refuses (bot blocked, draft deleted) would
+          // refuse every later draft too, one failed call and one log line per edit interval.
+          st.draftsOff = true;
+          this.opts.onBackgroundError?.(err);
+        });
     }, wait);
   }
 

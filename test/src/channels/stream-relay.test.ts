@@ -96,6 +96,26 @@ describe('StreamRelay', () => {
     assert.deepStrictEqual(res.messageIds, ['2']);
   });
 
+  it('a refused draft is not tried again for every partial: one warning per stream, and the final is still sent', async () => {
+    const errors: unknown[] = [];
+    relay = new StreamRelay({ limit: 4096, editIntervalMs: 0, onBackgroundError: (e) => errors.push(e) });
+    const { ops, log } = recorder();
+    let refuse = true;
+    const send = ops.send;
+    ops.send = (text) => (refuse ? Promise.reject(new Error('Forbidden: bot was blocked by the user')) : send(text));
+    let text = '';
+    for (let i = 0; i < 10; i++) {
+      text += 'w ';
+      await relay.handle(ops, text, { id: 'b', seq: i, delta: 'w ', done: false });
+      await tick(5);
+    }
+    refuse = false;
+    const res = await relay.handle(ops, text + 'end', { id: 'b', seq: 10, delta: 'end', done: true });
+    assert.strictEqual(errors.length, 1, 'one draft failure reported, not one per partial');
+    assert.deepStrictEqual(log, ['send#1:' + text + 'end']);
+    assert.deepStrictEqual(res.messageIds, ['1']);
+  });
+
   it('a final after typing only (the apology of a failed turn) stops typing and is sent once', async () => {
     relay = new StreamRelay({ limit: 4096, typingIntervalMs: 10 });
     const { ops, log } = recorder();
