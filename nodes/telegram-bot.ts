@@ -11,6 +11,7 @@ import {
   deriveWebhookSecret,
   removeStaleTempFiles,
   SECRET_HEADER,
+  setAsideCorruptFile,
   TelegramClient,
   webhookUrl,
   type ClientStatus,
@@ -158,6 +159,10 @@ export = function (RED: NodeAPI) {
         const file = path.join(userDir, 'clawflow', 'telegram', 'offsets.json');
         // Temp files of saves cut short by a crash (kill -9) would pile up in the user dir.
         removeStaleTempFiles(file);
+        if (!offsetFiles.has(file)) {
+          const aside = setAsideCorruptFile(file);
+          if (aside) node.warn(t('errors.offsetsCorrupt', { file: aside }));
+        }
         store = offsetFile(file);
       } else {
         store = new MemoryKeyValueStore();

@@ -151,4 +151,22 @@ describe('telegram nodes: dropped connections', function () {
     await waitForStatus(inN, polling);
     assert.deepStrictEqual([dead, old, live, other].map((f) => fs.existsSync(f)), [false, false, true, true]);
   });
+
+  it('a broken offsets.json is moved aside with one warning, and offsets are saved again', async () => {
+    const dir = path.join(settings.userDir, 'clawflow', 'telegram');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'offsets.json');
+    fs.writeFileSync(file, '{"offset:1": 10');
+    const { inN, seen, got } = await load();
+    await waitForStatus(inN, polling);
+    const u = tg.userSays('hello');
+    await tg.waitFor(() => got.length === 1, 'the message');
+    await tg.waitFor(() => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, 'utf8'))[`offset:${tg.bot.id}`] === u.update_id + 1, 'the offset saved');
+    const aside = fs.readdirSync(dir).filter((f) => f.startsWith('offsets.json.corrupt-'));
+    assert.strictEqual(aside.length, 1);
+    assert.strictEqual(fs.readFileSync(path.join(dir, aside[0]), 'utf8'), '{"offset:1": 10', 'kept for a look');
+    const text = visible(seen);
+    assert.ok(text.includes('errors.offsetsCorrupt'), text);
+    assert.ok(!/could not (read|save) the/.test(text), text);
+  });
 });

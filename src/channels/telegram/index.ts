@@ -10,7 +10,7 @@ export { classify, redactTokens, TelegramError, toTelegramError, type Failure, t
 export { claimToken, DuplicateTokenError } from './token-registry';
 export { deriveWebhookSecret, checkWebhookSecret, webhookUrl, SECRET_HEADER } from './webhook';
 export { Poller, type PollerEvent, type PollerState } from './poller';
-export { offsetStoreFor, removeStaleTempFiles, type OffsetStore } from './offsets';
+export { offsetStoreFor, removeStaleTempFiles, setAsideCorruptFile, type OffsetStore } from './offsets';
 
 /** Telegram's message length limit, in UTF-16 code units (after markup is parsed). */
 export const TELEGRAM_TEXT_LIMIT = 4096;

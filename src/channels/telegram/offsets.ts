@@ -26,6 +26,33 @@ export function offsetStoreFor(kv: KeyValueStore, botId: number | string): Offse
   };
 }
 
+/**
+ * Move `file` aside (to `<file>.corrupt-<ms>`) when it is not valid JSON; returns the new name.
+ * A broken offsets file (a disk that filled up, a hand edit) would fail every load and every
+ * save, one error per batch for good, and keep no offset at all. The offsets are safe to lose:
+ * Telegram keeps its own, and a re-sent update the session journaled is dropped there.
+ */
+export function setAsideCorruptFile(file: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined; // none yet (or unreadable: the store will say so)
+  }
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    const aside = `${file}.corrupt-${Date.now()}`;
+    try {
+      fs.renameSync(file, aside);
+      return aside;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /** A write in flight takes milliseconds; a temp file this old was abandoned. */
 const STALE_TEMP_MS = 60_000;
 
