@@ -326,6 +326,7 @@ export = function (RED: NodeAPI) {
             m.topic = ev.tool;
             out(layout.auditPort, m);
           },
+          onToolSkipped: (name, why) => warnOnce(`schema:${name}`, t('errors.mcpToolSchema', { name, error: why })),
           onFailover: (e, next) => {
             node.warn(t('status.failover', { error: e.message, next: next.label ?? next.provider.name }));
           },

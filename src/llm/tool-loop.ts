@@ -97,6 +97,8 @@ export interface TurnHooks {
   onFailover?(err: LlmError, next: ProviderChoice): void;
   /** Each model request starts (iteration = tool round, 0 first). */
   onRequest?(choice: ProviderChoice, iteration: number): void;
+  /** An in-process tool was left out of this turn: its schema does not compile (`why`). */
+  onToolSkipped?(name: string, why: string): void;
 }
 
 export interface TurnOptions {
@@ -172,6 +174,14 @@ export async function runTurn(opts: TurnOptions): Promise<TurnResult> {
   }
   for (const t of opts.inProcessTools ?? []) {
     if (tools.has(t.name)) continue; // the node's own tool of the same name wins
+    // An MCP server's schema is outside input: one that does not compile would fail every call
+    // (and most providers refuse the whole request), so the tool is not offered.
+    try {
+      compileToolSchema(t);
+    } catch (err) {
+      hooks.onToolSkipped?.(t.name, (err as Error).message);
+      continue;
+    }
     tools.set(t.name, { kind: 'inproc', tool: t });
   }
   const defs: ToolDefinition[] = [...tools.values()].map((t) =>
