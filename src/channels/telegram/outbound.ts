@@ -91,11 +91,18 @@ export class TelegramOutbound {
     }
   }
 
-  /** Show "typing…" for about five seconds. */
+  /**
+   * Show "typing…" for about five seconds. One try: the relay repeats it every few seconds, and
+   * a retried one (after a 429's wait) could land after the reply and show "typing…" under it.
+   * A 429 skips this one quietly, since it is cosmetic and Telegram asked for fewer calls.
+   */
   async typing(to: ReplyTarget): Promise<void> {
-    await this.retrying('sendChatAction', () =>
-      this.api.sendChatAction(to.chatId, 'typing', to.threadId ? { message_thread_id: Number(to.threadId) } : {}, apiSignal(this.opts.signal)),
-    );
+    try {
+      await this.api.sendChatAction(to.chatId, 'typing', to.threadId ? { message_thread_id: Number(to.threadId) } : {}, apiSignal(this.opts.signal));
+    } catch (err) {
+      if (classify(err).kind === 'rate-limited') return;
+      throw toTelegramError('sendChatAction', err);
+    }
   }
 
   /**

@@ -81,6 +81,16 @@ describe('telegram outbound: dropped connections', () => {
     assert.strictEqual(calls('sendMessage').length, 4);
   });
 
+  it('typing is not waited out or tried again: a 429 skips that one (no "typing…" after the reply)', async () => {
+    tg.fail('sendChatAction', { code: 429, retryAfter: 1 });
+    tg.fail('sendChatAction', { drop: true });
+    const out = outbound();
+    await out.typing(to());
+    await assert.rejects(out.typing(to()), /sendChatAction failed/);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.strictEqual(calls('sendChatAction').length, 2, 'one call each, none later');
+  });
+
   it('a 400 is not tried again', async () => {
     tg.fail('sendMessage', { code: 400, description: 'Bad Request: chat not found' });
     await assert.rejects(outbound().send(to(), 'x'), /chat not found/);
