@@ -114,6 +114,8 @@ export class FakeDiscord extends EventEmitter {
   readonly guildId = snowflake();
   /** A guild text channel. */
   readonly channelId = snowflake();
+  /** The bot's managed role in the guild (Discord makes one per bot; `<@&id>` mentions it). */
+  readonly botRoleId = snowflake();
   /** A public thread inside {@link channelId}. */
   readonly threadId = snowflake();
 
@@ -258,6 +260,7 @@ export class FakeDiscord extends EventEmitter {
       const u = [this.bot, this.alice, this.otherBot].find((x) => x.id === m[1]);
       if (u && !mentions.some((x) => x.id === u.id)) mentions.push(u);
     }
+    const mentionRoles = [...input.content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]);
     const referenced = input.replyTo ? this.messages.get(input.replyTo) : undefined;
     const msg: Record<string, unknown> = {
       id: snowflake(),
@@ -270,7 +273,7 @@ export class FakeDiscord extends EventEmitter {
       tts: false,
       mention_everyone: false,
       mentions,
-      mention_roles: [],
+      mention_roles: input.dm ? [] : mentionRoles,
       attachments: (input.attachments ?? []).map((a) => ({
         id: a.id ?? snowflake(),
         filename: a.filename,
@@ -432,7 +435,10 @@ export class FakeDiscord extends EventEmitter {
       joined_at: new Date(0).toISOString(),
       large: false,
       features: [],
-      roles: [{ id: this.guildId, name: '@everyone', permissions: '1071698660929', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+      roles: [
+        { id: this.guildId, name: '@everyone', permissions: '1071698660929', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 },
+        { id: this.botRoleId, name: this.bot.username, permissions: '0', position: 1, color: 0, hoist: false, managed: true, mentionable: false, flags: 0, tags: { bot_id: this.bot.id } },
+      ],
       emojis: [],
       stickers: [],
       members: [],

@@ -1,9 +1,10 @@
 /**
  * A discord.js `Message` as the clawflow chat envelope. Mention rules are Discord's own: the
- * bot is addressed when its user is in the message's mentions or the message replies to one
- * of the bot's messages; a DM always addresses it. The bot's leading `<@id>` is taken off the
- * text (it is addressing, not content), other mentions stay. Text longer than
- * {@link MAX_INBOUND_TEXT} is cut there and the envelope says `truncated: true`.
+ * bot is addressed when its user (or its managed role) is in the message's mentions or the
+ * message replies to one of the bot's messages; a DM always addresses it. The bot's leading
+ * `<@id>` (or `<@&role>`) is taken off the text (it is addressing, not content), other mentions
+ * stay. Text longer than {@link MAX_INBOUND_TEXT} is cut there and the envelope says
+ * `truncated: true`.
  */
 import { ChannelType, type Message } from 'discord.js';
 import { boundText, MAX_INBOUND_TEXT, type Attachment, type ChatCommand, type ChatEnvelope, type ReplyRef } from '../../envelope';
@@ -47,7 +48,11 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   const channel = message.channel;
   const direct = channel.type === ChannelType.DM || !message.guildId;
   const inThread = !direct && channel.isThread();
-  const leading = new RegExp(`^\\s*<@!?${botId}>[\\s,:]*`);
+  // Discord gives every bot a managed role of the same name, and the @-autocomplete often picks
+  // that role: `<@&role>` addresses the bot as much as `<@bot>` does.
+  const botRoles = direct ? [] : [...message.mentions.roles.values()].filter((r) => r.tags?.botId === botId).map((r) => r.id);
+  const addressing = [`!?${botId}`, ...botRoles.map((id) => `&${id}`)];
+  const leading = new RegExp(`^\\s*<@(?:${addressing.join('|')})>[\\s,:]*`);
   const raw = message.content ?? '';
   const whole = raw.replace(leading, '');
   const text = boundText(whole);
@@ -55,7 +60,7 @@ export function toEnvelope(message: Message, botId: string, opts: InboundOptions
   if (!text.trim() && attachments.length === 0) return { skipped: 'empty' };
 
   const replyTo = replyRef(message, botId);
-  const mentioned = direct || message.mentions.users.has(botId) || !!replyTo?.fromBot;
+  const mentioned = direct || message.mentions.users.has(botId) || botRoles.length > 0 || !!replyTo?.fromBot;
   const extras: Record<string, unknown> = {};
   if (inThread) extras.parentChannelId = channel.parentId;
   if (message.guild?.name) extras.guildName = message.guild.name;

@@ -55,6 +55,16 @@ describe('discord inbound envelopes (messages through real discord.js)', functio
     assert.strictEqual(mid.envelope.text, `hey <@!${fake.bot.id}> there`);
   });
 
+  it('a mention of the bot\'s own managed role (what Discord\'s autocomplete often picks) counts as a mention', async () => {
+    const m = await next(() => fake.userMessage({ content: `<@&${fake.botRoleId}> are you there?` }));
+    const r = toEnvelope(m, fake.bot.id);
+    assert.ok('envelope' in r);
+    assert.strictEqual(r.envelope.mentioned, true);
+    assert.strictEqual(r.envelope.text, 'are you there?');
+    const other = toEnvelope(await next(() => fake.userMessage({ content: `<@&${fake.guildId}> everyone` })), fake.bot.id);
+    assert.ok('envelope' in other && other.envelope.mentioned === false);
+  });
+
   it('a reply to one of the bot\'s messages counts as a mention', async () => {
     // The bot posts (through REST, as it would), the user replies to that message.
     const sent = (await conn.discord!.rest.post(`/channels/${fake.channelId}/messages`, { body: { content: 'I am the bot' } })) as { id: string };
