@@ -72,7 +72,9 @@ function anthropicProvider(settings: ProviderSettings): Provider {
       let stop: string | undefined;
       let stopped = false;
       const usage = { inputTokens: 0, outputTokens: 0 };
-      const blocks = new Map<number, { id: string; name: string; json: string }>();
+      // `start`: the input given in content_block_start; Anthropic sends `{}` there and the input as
+      // input_json_delta pieces, compatible servers may send it whole there (the SDK keeps it too).
+      const blocks = new Map<number, { id: string; name: string; json: string; start: string }>();
       for await (const ev of stream) {
         req.onActivity?.();
         switch (ev.type) {
@@ -81,7 +83,11 @@ function anthropicProvider(settings: ProviderSettings): Provider {
             usage.outputTokens = ev.message?.usage?.output_tokens ?? 0;
             break;
           case 'content_block_start':
-            if (ev.content_block?.type === 'tool_use') blocks.set(ev.index, { id: ev.content_block.id, name: ev.content_block.name, json: '' });
+            if (ev.content_block?.type === 'tool_use') {
+              const input = ev.content_block.input;
+              const start = input && typeof input === 'object' && Object.keys(input).length ? JSON.stringify(input) : '';
+              blocks.set(ev.index, { id: ev.content_block.id, name: ev.content_block.name, json: '', start });
+            }
             else if (ev.content_block?.type === 'text' && ev.content_block.text) {
               text += ev.content_block.text;
               req.onText(ev.content_block.text);
@@ -107,7 +113,7 @@ function anthropicProvider(settings: ProviderSettings): Provider {
         }
       }
       if (!stopped) throw new StreamCutError();
-      const toolCalls: ModelToolCall[] = [...blocks.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => ({ id: b.id, name: b.name, arguments: b.json }));
+      const toolCalls: ModelToolCall[] = [...blocks.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => ({ id: b.id, name: b.name, arguments: b.json || b.start }));
       return { text, toolCalls, stopReason: toolCalls.length ? 'tool_calls' : STOP[stop ?? ''] ?? 'other', rawStopReason: stop, usage };
     },
   };
