@@ -240,6 +240,7 @@ export class DiscordConnection extends EventEmitter {
     const handle = ws.handlePacket;
     if (typeof handle !== 'function') return;
     ws.handlePacket = (packet, shard) => {
+      markDirectMessage(packet);
       try {
         return handle.call(ws, packet, shard);
       } catch (err) {
@@ -295,6 +296,19 @@ export class DiscordConnection extends EventEmitter {
     this.current = next;
     this.emit('status', this.status);
   }
+}
+
+/**
+ * discord.js makes the channel of a DM it has not cached from the MESSAGE_CREATE's
+ * `channel_type`; without that field it drops the message, so a stranger's first DM (a pairing
+ * request) vanished. A message without `guild_id` is a DM for a bot (bots are in no group DMs):
+ * say so when the packet does not.
+ */
+function markDirectMessage(packet: unknown): void {
+  const p = packet as { t?: unknown; d?: unknown } | undefined;
+  if (p?.t !== 'MESSAGE_CREATE' || !p.d || typeof p.d !== 'object') return;
+  const d = p.d as Record<string, unknown>;
+  if (d.guild_id == null && d.channel_type === undefined) d.channel_type = 1; // ChannelType.DM
 }
 
 /** Destroy `client` (its shards for good, see {@link FinalShardingStrategy}) and drop its listeners. */

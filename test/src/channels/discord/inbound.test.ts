@@ -98,6 +98,20 @@ describe('discord inbound envelopes (messages through real discord.js)', functio
     assert.strictEqual(r.envelope.parentChatId, fake.channelId);
   });
 
+  it('a DM whose MESSAGE_CREATE has no channel_type (uncached DM channel) still arrives as a direct message', async () => {
+    const tpl = fake.userMessage({ dm: true, content: 'template' });
+    await inbox.next();
+    const { channel_type: _none, ...noType } = tpl;
+    const stranger = { id: '1300000000000000077', username: 'stranger', global_name: null, discriminator: '0', avatar: null };
+    const p = inbox.next(1500);
+    fake.rawDispatch('MESSAGE_CREATE', { ...noType, id: '1300000000000000078', channel_id: '1300000000000000079', author: stranger, content: 'hello?' });
+    const r = toEnvelope(await p, fake.bot.id);
+    assert.ok('envelope' in r);
+    assert.strictEqual(r.envelope.chatType, 'direct');
+    assert.strictEqual(r.envelope.chatId, '1300000000000000079');
+    assert.strictEqual(r.envelope.senderId, stranger.id);
+  });
+
   it('attachments come as metadata', async () => {
     const m = await next(() =>
       fake.userMessage({ content: 'look', attachments: [{ id: '42', filename: 'cat.png', content_type: 'image/png', size: 1234 }, { filename: 'notes.txt', size: 9 }] }),
