@@ -4,6 +4,7 @@
  * subscribed in-nodes, and gives out-nodes a {@link TelegramOutbound}. Its state is one value
  * ({@link ClientState}) broadcast to every listener, so every node shows the same truth.
  */
+import { setMaxListeners } from 'events';
 import { Bot } from 'grammy';
 import type { ChatEnvelope } from '../../envelope';
 import type { KeyValueStore } from '../../store/kv';
@@ -82,6 +83,9 @@ export class TelegramClient {
 
   constructor(private readonly opts: TelegramClientOptions) {
     this.forgetToken = rememberToken(opts.token);
+    // Every call in flight (a burst of replies, their 429 waits) listens on this one signal
+    // and stops listening when it ends; Node's default of 10 would log a "possible memory leak".
+    setMaxListeners(0, this.controller.signal);
     this.bot = new Bot(opts.token, {
       client: {
         ...(opts.apiRoot ? { apiRoot: opts.apiRoot.replace(/\/+$/, '') } : {}),

@@ -7,6 +7,8 @@ import assert from 'assert';
 import { Bot } from 'grammy';
 import { startFakeTelegram, type FakeTelegram } from '../../../fakes/telegram-bot-api';
 import { TelegramOutbound } from '../../../../src/channels/telegram/outbound';
+import { TelegramClient } from '../../../../src/channels/telegram/client';
+import { MemoryKeyValueStore } from '../../../../src/store/kv';
 
 describe('telegram outbound: dropped connections', () => {
   let tg: FakeTelegram;
@@ -89,6 +91,22 @@ describe('telegram outbound: dropped connections', () => {
     await assert.rejects(out.typing(to()), /sendChatAction failed/);
     await new Promise((r) => setTimeout(r, 1200));
     assert.strictEqual(calls('sendChatAction').length, 2, 'one call each, none later');
+  });
+
+  it('many replies at once through one client: no "possible EventTarget memory leak" warning in the log', async () => {
+    const client = new TelegramClient({ token: tg.token, apiRoot: tg.apiRoot, mode: 'polling', store: new MemoryKeyValueStore() });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await Promise.all(Array.from({ length: 30 }, (_, i) => client.outbound.send(to(), `reply ${i}`)));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+      await client.close();
+    }
+    assert.strictEqual(tg.sent(tg.dm.id).length, 30);
+    assert.deepStrictEqual(warnings.map((w) => w.name), []);
   });
 
   it('a 400 is not tried again', async () => {
