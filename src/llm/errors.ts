@@ -178,10 +178,13 @@ export function classify(err: unknown, ctx: ErrorContext): LlmError {
     return new LlmError(describe('stream', ctx, undefined, raw), { ...base, kind: 'stream', hint: HINTS.stream });
   }
   const code = errorCode(err);
-  if (e.name === 'APIConnectionTimeoutError') return new LlmError(describe('timeout', ctx, undefined, raw), { ...base, kind: 'timeout' });
+  // openai v6 leaves `name` as 'Error' on its connection errors; the class name still says it.
+  const sdkName = typeof e.constructor?.name === 'string' ? e.constructor.name : '';
+  if (e.name === 'APIConnectionTimeoutError' || sdkName === 'APIConnectionTimeoutError') return new LlmError(describe('timeout', ctx, undefined, raw), { ...base, kind: 'timeout' });
   if (
     code ||
     e.name === 'APIConnectionError' ||
+    sdkName === 'APIConnectionError' ||
     e.name === 'TypeError' ||
     /terminated|fetch failed|socket|network|ECONN|EPIPE|premature|aborted|did not receive done/i.test(raw)
   ) {
