@@ -8,6 +8,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isPartial, requireEnvelope, type ReplyFormat, type StreamInfo } from '../src/envelope';
 import { StreamRelay } from '../src/channels/stream-relay';
 import { TELEGRAM_TEXT_LIMIT, type ReplyTarget } from '../src/channels/telegram';
+import { abortableDelay } from '../src/channels/telegram/wait';
 import type { TelegramBotConfig } from '../src/channels/telegram/config-contract';
 import { draftJournalFor } from './shared/draft-journal';
 
@@ -42,12 +43,26 @@ export = function (RED: NodeAPI) {
       journal,
     });
 
+    const sweeping = new AbortController();
+    const tuning = (RED.settings as unknown as { clawflowTelegram?: { draftSweepRetryMs?: number } }).clawflowTelegram;
+    const sweepRetryMs = Number(tuning?.draftSweepRetryMs) > 0 ? Number(tuning!.draftSweepRetryMs) : 30_000;
     if (!bot) {
       node.status({ fill: 'red', shape: 'dot', text: t('status.noBot') });
     } else {
       bot.register(node as never);
       // Drafts a killed process left half-written go; the turns they belonged to run again.
-      if (journal && bot.client) void bot.client.outbound.sweepDrafts(journal);
+      // Telegram unreachable at the start (a crash in a network outage): try again later, with
+      // growing pauses, rather than leave the drafts in the chat until the next restart.
+      const client = bot.client;
+      if (journal && client) {
+        void (async () => {
+          for (let wait = sweepRetryMs; !sweeping.signal.aborted; wait = Math.min(wait * 2, 30 * 60_000)) {
+            await client.outbound.sweepDrafts(journal);
+            if ((await journal.leftovers()) === 0) return;
+            await abortableDelay(wait, sweeping.signal);
+          }
+        })().catch(() => undefined);
+      }
     }
 
     node.on('input', (msg: any, send, done) => {
@@ -90,6 +105,7 @@ export = function (RED: NodeAPI) {
     }
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      sweeping.abort();
       // Unfinished drafts go: the interrupted turn is answered afresh after the redeploy.
       // The journal's last writes end before the node does (none lands after a redeploy).
       void relay

@@ -4,6 +4,8 @@
  * (offset kept), a bad token (401), malformed updates, a duplicate token.
  */
 import assert from 'assert';
+import fs from 'fs';
+import path from 'path';
 import { helper, waitForStatus } from '../support/node-red';
 import { startFakeTelegram, type FakeTelegram } from '../fakes/telegram-bot-api';
 import { botConfig, telegramTestSettings } from '../fakes/telegram-flow';
@@ -222,5 +224,30 @@ describe('telegram nodes: robustness', function () {
     assert.match(String(bot2.configError), /errors\.duplicateToken/);
     assert.strictEqual(helper.getNode('in2').receivesUpdates, undefined);
     assert.strictEqual(claimedTokens(), 1);
+  });
+
+  it('a draft left by a killed run is deleted once Telegram is reachable again, not only at the next start', async () => {
+    helper.settings({ ...settings, clawflowTelegram: { ...settings.clawflowTelegram, draftSweepRetryMs: 50 } });
+    const outFlow = () => {
+      const cfg = botConfig(tg);
+      return [cfg.node, { id: 'out', type: 'clawflow-telegram-out', bot: 'bot', wires: [[]] }];
+    };
+    // The killed run's draft: sent, journaled, never finished.
+    const draft = await (await fetch(`${tg.apiRoot}/bot${tg.token}/sendMessage`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ chat_id: tg.dm.id, text: 'half a dr …' }),
+    }).then((r) => r.json())) as { result: { message_id: number } };
+    const id = String(draft.result.message_id);
+    const dir = path.join(settings.userDir, 'clawflow', 'drafts');
+    fs.mkdirSync(dir, { recursive: true });
+    const entry = { chat: String(tg.dm.id), message: id, boot: 'the killed run', at: Date.now() };
+    fs.writeFileSync(path.join(dir, 'out.json'), JSON.stringify({ [`${tg.dm.id}/${id}`]: entry }));
+    // Telegram unreachable for the first sweep (every try of its delete drops).
+    tg.fail('deleteMessage', { drop: true }, 4);
+    await helper.load(NODES, outFlow(), botConfig(tg).credentials);
+    await tg.waitFor(() => tg.deleted.some((m) => String(m.messageId) === id), 'the draft deleted by a later sweep', 5000);
+    assert.ok(tg.calls.filter((c) => c.method === 'deleteMessage').length >= 5);
+    await tg.waitFor(() => Object.keys(JSON.parse(fs.readFileSync(path.join(dir, 'out.json'), 'utf8'))).length === 0, 'the journal empty');
   });
 });
