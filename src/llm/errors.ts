@@ -293,6 +293,19 @@ export class StreamFormatError extends Error {
   }
 }
 
+/**
+ * What a stream that ended early means: nothing at all arrived on an answer that is not an event
+ * stream (a proxy's login page, a web server at the base URL) is the wrong protocol, not a
+ * dropped connection.
+ */
+export function streamEndError(events: number, contentType: string | null | undefined): Error {
+  const ct = (contentType ?? '').split(';')[0].trim().toLowerCase();
+  if (events === 0 && ct && !/event-stream|ndjson/.test(ct)) {
+    return new StreamFormatError(`the server answered with ${ct.slice(0, 60)}, not an event stream`);
+  }
+  return new StreamCutError();
+}
+
 /** The stream ended before the provider said it was finished: a dropped connection. */
 export class StreamCutError extends Error {
   constructor(message = 'the stream ended before the answer was complete (connection dropped)') {

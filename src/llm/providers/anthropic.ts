@@ -6,7 +6,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { registerProvider } from '../registry';
-import { StreamCutError } from '../errors';
+import { streamEndError } from '../errors';
 import type { Completion, CompletionRequest, ConvMessage, ModelToolCall, Provider, ProviderSettings, StopReason } from '../types';
 
 const DEFAULT_MAX_TOKENS = 4096;
@@ -67,7 +67,9 @@ function anthropicProvider(settings: ProviderSettings): Provider {
       if (req.system) body.system = req.system;
       if (req.temperature !== undefined) body.temperature = req.temperature;
       if (req.tools.length) body.tools = req.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.inputSchema }));
-      const stream = (await client.messages.create(body, { signal: req.signal })) as unknown as AsyncIterable<any>;
+      const { data, response } = await client.messages.create(body, { signal: req.signal }).withResponse();
+      const stream = data as unknown as AsyncIterable<any>;
+      let events = 0;
       let text = '';
       let stop: string | undefined;
       let stopped = false;
@@ -76,6 +78,7 @@ function anthropicProvider(settings: ProviderSettings): Provider {
       // input_json_delta pieces, compatible servers may send it whole there (the SDK keeps it too).
       const blocks = new Map<number, { id: string; name: string; json: string; start: string }>();
       for await (const ev of stream) {
+        events++;
         req.onActivity?.();
         switch (ev.type) {
           case 'message_start':
@@ -112,7 +115,7 @@ function anthropicProvider(settings: ProviderSettings): Provider {
             break;
         }
       }
-      if (!stopped) throw new StreamCutError();
+      if (!stopped) throw streamEndError(events, response.headers.get('content-type'));
       const toolCalls: ModelToolCall[] = [...blocks.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => ({ id: b.id, name: b.name, arguments: b.json || b.start }));
       return { text, toolCalls, stopReason: toolCalls.length ? 'tool_calls' : STOP[stop ?? ''] ?? 'other', rawStopReason: stop, usage };
     },

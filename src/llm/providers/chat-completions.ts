@@ -10,7 +10,7 @@
  */
 import OpenAI from 'openai';
 import type { Completion, CompletionRequest, ConvMessage, ModelInfo, ModelToolCall, Provider, ProviderSettings, StopReason } from '../types';
-import { StreamCutError } from '../errors';
+import { streamEndError } from '../errors';
 
 /** Per-server differences of the Chat Completions dialect. */
 export interface ChatCompletionsDialect {
@@ -83,13 +83,16 @@ export function chatCompletionsProvider(name: string, settings: ProviderSettings
       if (req.tools.length) {
         body.tools = req.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.inputSchema } }));
       }
-      const stream = (await client.chat.completions.create(body, { signal: req.signal })) as unknown as AsyncIterable<any>;
+      const { data, response } = await client.chat.completions.create(body, { signal: req.signal }).withResponse();
+      const stream = data as unknown as AsyncIterable<any>;
+      let events = 0;
       let text = '';
       let reasoning: string | undefined;
       let finish: string | undefined;
       const usage = { inputTokens: 0, outputTokens: 0 };
       const calls: { id?: string; name: string; args: string }[] = [];
       for await (const chunk of stream) {
+        events++;
         req.onActivity?.();
         if (chunk.usage) {
           usage.inputTokens = chunk.usage.prompt_tokens ?? 0;
@@ -114,7 +117,7 @@ export function chatCompletionsProvider(name: string, settings: ProviderSettings
         }
         if (choice.finish_reason) finish = choice.finish_reason;
       }
-      if (!finish) throw new StreamCutError();
+      if (!finish) throw streamEndError(events, response.headers.get('content-type'));
       const toolCalls: ModelToolCall[] = calls
         .filter((c) => c && c.name)
         .map((c, i) => ({ id: c.id || `call_${i}`, name: c.name, arguments: c.args }));
