@@ -7,7 +7,7 @@
  */
 import { Ollama } from 'ollama';
 import { registerProvider } from '../registry';
-import { StreamCutError, StreamErrorEvent } from '../errors';
+import { StreamErrorEvent, streamEndError } from '../errors';
 import type { Completion, CompletionRequest, ConvMessage, ModelToolCall, Provider, ProviderSettings } from '../types';
 
 function objectArgs(a: string | Record<string, unknown>): Record<string, unknown> {
@@ -83,6 +83,7 @@ function ollamaProvider(settings: ProviderSettings): Provider {
       let done: any;
       const calls: ModelToolCall[] = [];
       let streaming = false;
+      let chunks = 0;
       try {
         const stream = await client(req.signal, seen).chat({
           model: req.model,
@@ -93,6 +94,7 @@ function ollamaProvider(settings: ProviderSettings): Provider {
         });
         streaming = true;
         for await (const chunk of stream) {
+          chunks++;
           req.onActivity?.();
           const m = chunk.message;
           if (m?.thinking) reasoning = (reasoning ?? '') + m.thinking;
@@ -108,9 +110,11 @@ function ollamaProvider(settings: ProviderSettings): Provider {
         }
       } catch (err) {
         if (streaming && isErrorLine(err)) throw new StreamErrorEvent((err as Error).message);
+        // The client's own "did not receive done": with no chunk at all, maybe not Ollama at all.
+        if (streaming && !chunks && err instanceof Error && /did not receive done/i.test(err.message)) throw streamEndError(0, seen.headers?.get('content-type'));
         throw withHeaders(err, seen);
       }
-      if (!done) throw new StreamCutError();
+      if (!done) throw streamEndError(chunks, seen.headers?.get('content-type'));
       return {
         text,
         toolCalls: calls,

@@ -20,7 +20,7 @@ function htmlServer(): Promise<{ url: string; close(): Promise<void> }> {
 }
 
 describe('llm providers: a 200 answer that is not an event stream', () => {
-  for (const provider of ['openai', 'anthropic']) {
+  for (const provider of ['openai', 'anthropic', 'ollama']) {
     it(`${provider}: is reported as the wrong protocol with the content type, not as a dropped connection`, async () => {
       const srv = await htmlServer();
       try {
