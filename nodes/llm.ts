@@ -15,7 +15,7 @@ import { conversationFromMsg } from '../src/llm/conversation';
 import { compileToolSchema } from '../src/llm/validate';
 import { LlmError } from '../src/llm/errors';
 import { PartialThrottle, PARTIAL_INTERVAL_MS } from '../src/llm/partial-throttle';
-import { turnSignal } from '../src/turn-signals';
+import { dropTurn, turnSignal } from '../src/turn-signals';
 import { mcpNeedsApproval, portLayout, ToolConfig } from '../src/llm/ports';
 import { isMcpServerHandle, selectTools, type McpServerHandle, type StatusTarget } from '../src/llm/mcp';
 import { mcpSummary } from '../src/llm/mcp/summary';
@@ -71,7 +71,8 @@ export = function (RED: NodeAPI) {
     const node = this;
     const t = (k: string, o?: object) => RED._(`clawflow-llm.${k}`, o as any);
     const layout = portLayout(config.tools ?? [], { mcpAudit: !!config.mcpAudit, mcpTools: config.mcpTools, mcpApproval: config.mcpApproval });
-    const running = new Set<AbortController>();
+    /** Running turns: their abort controllers, with the gateway's turn id where there is one. */
+    const running = new Map<AbortController, string | undefined>();
     let active = 0;
 
     // A port with no wire answers nothing: a tool call leaving it would wait for its timeout, and an
@@ -225,11 +226,13 @@ export = function (RED: NodeAPI) {
       }
       const turnId: string | undefined = msg.session?.turnId;
       const ctl = new AbortController();
-      running.add(ctl);
+      running.set(ctl, turnId);
       const signals = [ctl.signal];
       if (turnId) signals.push(turnSignal(turnId));
       const signal = AbortSignal.any(signals);
-      const streamId = randomUUID();
+      // Stable for a turn: handed out again after a deploy restarted this node, the new run
+      // edits the same draft in the chat instead of leaving the first one half-written.
+      const streamId = turnId ? `${turnId}.${node.id}` : randomUUID();
       const streaming = config.stream !== false;
       let seq = 0;
       const out = (port: number, m: any) => {
@@ -388,7 +391,11 @@ export = function (RED: NodeAPI) {
     node.on('close', (_removed: boolean, done: () => void) => {
       closed = true;
       for (const h of servers) h.deregister(mcpWatcher);
-      for (const c of running) c.abort(new Error('node closed (redeploy)'));
+      for (const [c, turnId] of running) {
+        // The session gateway still holds the turn: it hands it to the new llm node.
+        if (turnId) dropTurn(turnId);
+        c.abort(new Error('node closed (redeploy)'));
+      }
       running.clear();
       done();
     });

@@ -127,7 +127,17 @@ const num = (v: string | number | undefined, d: number) => {
   return Number.isFinite(n) ? n : NaN;
 };
 
+/** Listen to Node-RED's "flows started" (after every deploy); returns the unsubscribe. */
+function onFlowsStartedOf(RED: NodeAPI): (fn: () => void) => () => void {
+  return (fn) => {
+    const events = RED.events as unknown as { on(e: string, f: () => void): void; removeListener(e: string, f: () => void): void };
+    events.on('flows:started', fn);
+    return () => events.removeListener('flows:started', fn);
+  };
+}
+
 export = function (RED: NodeAPI) {
+  const onFlowsStarted = onFlowsStartedOf(RED);
   const t = (key: string, params?: Record<string, unknown>) => RED._(`${TYPE}.${key}`, params as any);
 
   function SessionsConfigNode(this: SessionsNode, config: SessionsDef) {
@@ -207,6 +217,11 @@ export = function (RED: NodeAPI) {
           if (error) node.warn(t('warn.compactionFailed', { key, message: error }));
         }),
         gateway.on('error', (err, key) => node.error(t('errors.engine', { key: key ?? '-', message: err.message }))),
+        onFlowsStarted(() => {
+          // A deploy restarted the llm node but not this one: its turns run again now.
+          const n = gateway?.redispatchDropped() ?? 0;
+          if (n) node.log(t('log.redispatched', { count: n }));
+        }),
         gateway.on('change', () => {
           if (!statusTimer) statusTimer = setTimeout(flushStatus, STATUS_EVERY_MS);
         }),

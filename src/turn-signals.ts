@@ -35,3 +35,21 @@ export function releaseTurnSignal(turnId: string): void {
 export function liveTurnSignals(): number {
   return controllers.size;
 }
+
+/**
+ * The other direction: whatever runs a turn stopped without finishing it (the llm node closed
+ * in a deploy that left the session node running). The gateway still holds the turn's lock;
+ * it hands the turn out again once the new flows have started (Gateway.redispatchDropped).
+ */
+const dropListeners = new Set<(turnId: string) => void>();
+
+/** Listen for dropped turns; returns the function that stops listening. */
+export function onTurnDropped(fn: (turnId: string) => void): () => void {
+  dropListeners.add(fn);
+  return () => dropListeners.delete(fn);
+}
+
+/** Say that `turnId` was dropped unfinished (its runner closed). */
+export function dropTurn(turnId: string): void {
+  for (const fn of dropListeners) fn(turnId);
+}

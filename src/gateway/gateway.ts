@@ -10,7 +10,7 @@
  */
 import crypto from 'crypto';
 import { describeAttachments, requireEnvelope, EnvelopeError, type ChatEnvelope } from '../envelope';
-import { abortTurn, releaseTurnSignal } from '../turn-signals';
+import { abortTurn, onTurnDropped, releaseTurnSignal } from '../turn-signals';
 import { clearSteer, pushSteer } from '../turn-steering';
 import { isShared, sessionKey, checkKeyTemplate, type KeyOptions } from './keys';
 import { type WindowOptions } from './window';
@@ -148,6 +148,10 @@ interface Running {
   steered: string[];
   /** Budget subjects of the turn's messages (tokens are counted against them). */
   subjects: BudgetSubjects[];
+  /** The turn as handed out, to hand it out again if its runner drops it. */
+  turn?: Turn;
+  /** Its runner closed without ending it (a deploy restarted the llm node). */
+  dropped?: boolean;
 }
 
 export class Gateway {
@@ -189,6 +193,7 @@ export class Gateway {
   /** The store when several instances share it (Redis): it signals, and leases need renewing. */
   private readonly shared: SharedSessionStore | undefined;
   private offShared: (() => void) | undefined;
+  private offDropped: (() => void) | undefined;
   private storeDown: string | undefined;
 
   constructor(opts: GatewayOptions) {
@@ -241,6 +246,7 @@ export class Gateway {
     if (!this.opening) {
       this.state = 'opening';
       if (this.shared) this.offShared = this.shared.onSignal((s) => this.onShared(s));
+      this.offDropped = onTurnDropped((turnId) => this.dropped(turnId));
       this.opening = this.store.open().then((r) => {
         if (this.state !== 'opening') return r;
         this.state = 'open';
@@ -529,6 +535,7 @@ export class Gateway {
     this.state = 'closed';
     this.debouncer?.clear();
     this.offShared?.();
+    this.offDropped?.();
     for (const r of this.running.values()) {
       clearTimeout(r.timer);
       clearInterval(r.renew);
@@ -633,8 +640,36 @@ export class Gateway {
       ...(last.origin ? { origin: last.origin } : {}),
       ...(compacted ? { compacted } : {}),
     };
+    const r = this.running.get(key);
+    if (r) r.turn = turn;
     this.changed();
     this.emit('turn', turn);
+  }
+
+  /** A runner closed without ending `turnId`: remember it for {@link redispatchDropped}. */
+  private dropped(turnId: string): void {
+    for (const r of this.running.values()) if (r.turnId === turnId) r.dropped = true;
+  }
+
+  /**
+   * Hand out again every turn whose runner dropped it, with a fresh abort signal and a fresh
+   * lease: a deploy that restarted the llm node but not the session node left the turn holding
+   * the session's lock with nobody working on it, and the user waited for the whole lease (5
+   * minutes) for a "took too long" reply. Call it once the new flows run. Returns how many.
+   */
+  redispatchDropped(): number {
+    if (this.state !== 'open') return 0;
+    let n = 0;
+    for (const [key, r] of this.running) {
+      if (!r.dropped || !r.turn) continue;
+      r.dropped = false;
+      releaseTurnSignal(r.turnId);
+      clearTimeout(r.timer);
+      r.timer = setTimeout(() => this.expire(key, r.turnId, r.fence), this.o.leaseMs);
+      n++;
+      this.emit('turn', r.turn);
+    }
+    return n;
   }
 
   /**

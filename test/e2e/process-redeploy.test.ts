@@ -125,4 +125,34 @@ describe('e2e process: redeploy storm (Telegram)', function () {
     assert.deepStrictEqual(unexpectedErrors(log, /\[clawflow-(session|route-filter):[^\]]*\] Error: this (session node|route filter) is closed/), []);
     assert.ok(await alive(nr));
   });
+
+  /**
+   * Once a bug: a "Modified Nodes" deploy that restarted the llm node (and not the session
+   * node) mid-turn dropped the turn. The session kept its lock with nobody working on it: no
+   * answer, and the user's next message waited for the 5-minute lease.
+   */
+  it('a deploy that restarts only the llm node mid-turn: the turn runs again on the new node and is answered once', async () => {
+    nr = await startOn(makeUserDir(snap, 'redeploy-llm-only'));
+    const flow = telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file' }) as any[];
+    await deploy(nr, flow);
+    await flowsStarted(nr);
+    await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
+    const who: FakeUser = { id: 4300, is_bot: false, first_name: 'M' };
+    const before = llm.chatRequests().length;
+    tg.userSays('modified-mid-turn', { from: who, chat: { id: who.id, type: 'private' } });
+    await waitUntil(() => llm.chatRequests().length > before, 'the LLM request', 15_000);
+    // The user edits the llm node's system prompt and deploys "Modified Nodes".
+    const changed = flow.map((n) => (n.type === 'clawflow-llm' ? { ...n, system: 'be very brief' } : n));
+    await deploy(nr, changed, 'nodes');
+    const answers = () => tg.sent(who.id).filter((m) => coveredBy(m.text).includes('modified-mid-turn'));
+    await waitUntil(() => answers().length >= 1, 'the answer after the deploy', 15_000, () => JSON.stringify(tg.sent(who.id).map((m) => m.text)));
+    assert.strictEqual(llm.chatRequests().slice(before).at(-1)!.body.messages[0].content, 'be very brief', 'the new llm node ran the turn');
+    // The next message is not stuck behind a dead turn.
+    tg.userSays('and-the-next-one', { from: who, chat: { id: who.id, type: 'private' } });
+    await waitUntil(() => tg.sent(who.id).some((m) => coveredBy(m.text).includes('and-the-next-one')), 'the next answer', 15_000);
+    assert.strictEqual(answers().length, 1, `answers: ${JSON.stringify(tg.sent(who.id).map((m) => m.text))}`);
+    assert.deepStrictEqual(crashLines(nr.log()), []);
+    await stopQuietly(nr);
+    nr = undefined;
+  });
 });

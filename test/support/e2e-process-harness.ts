@@ -77,10 +77,11 @@ export async function stopQuietly(nr: NodeRedProcess | undefined): Promise<void>
 }
 
 /** Full deploy through the admin API (what the editor's Deploy button does). */
-export async function deploy(nr: NodeRedProcess, flow: unknown[]): Promise<void> {
+/** Deploy `flow`: `full`, or `nodes` (the editor's "Modified Nodes": only changed nodes restart). */
+export async function deploy(nr: NodeRedProcess, flow: unknown[], type: 'full' | 'nodes' | 'flows' = 'full'): Promise<void> {
   const res = await fetch(`${nr.url}/flows`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'Node-RED-API-Version': 'v1', 'Node-RED-Deployment-Type': 'full' },
+    headers: { 'content-type': 'application/json', 'Node-RED-API-Version': 'v1', 'Node-RED-Deployment-Type': type },
     body: JSON.stringify(flow),
   });
   if (res.status !== 204 && res.status !== 200) throw new Error(`deploy refused: ${res.status} ${await res.text()}`);

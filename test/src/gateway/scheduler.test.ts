@@ -1,6 +1,6 @@
 import assert from 'assert';
 import { Gateway, MemorySessionStore, type GatewayOptions, type SubmitResult } from '../../../src/gateway';
-import { turnSignal } from '../../../src/turn-signals';
+import { abortTurn, dropTurn, turnSignal } from '../../../src/turn-signals';
 import { GatewaySlowLlm } from '../../fakes/gateway-slow-llm';
 import { chatOf, nextEvent, startWorker } from '../../fakes/gateway-worker';
 
@@ -260,5 +260,24 @@ describe('gateway scheduler', () => {
     assert.deepStrictEqual(await g.submit(chatOf('a')), { status: 'rejected', key: t.key, reason: 'closed' });
     assert.strictEqual(await g.endTurn(t), 'stale');
     gw = undefined;
+  });
+
+  it('a turn its runner dropped (the llm node restarted) is handed out again, same id, fresh signal; others are not', async () => {
+    const g = await open({ concurrency: 2 });
+    const turns: { turnId: string; key: string; fence: number }[] = [];
+    g.on('turn', (t) => turns.push(t));
+    await g.submit(chatOf('alice', { text: 'a' }));
+    await g.submit(chatOf('bob', { text: 'b' }));
+    while (turns.length < 2) await new Promise((r) => setTimeout(r, 5));
+    const [dropped, kept] = turns;
+    abortTurn(dropped.turnId, 'node closed'); // what the closing llm node's abort left behind
+    dropTurn(dropped.turnId);
+    assert.strictEqual(g.redispatchDropped(), 1);
+    assert.strictEqual(turns.length, 3);
+    assert.strictEqual(turns[2].turnId, dropped.turnId);
+    assert.strictEqual(turnSignal(dropped.turnId).aborted, false, 'the new run gets a live signal');
+    assert.strictEqual(g.redispatchDropped(), 0, 'handed out once');
+    assert.strictEqual(await g.endTurn(turns[2], { reply: 'ok' }), 'ended');
+    assert.strictEqual(await g.endTurn(kept, { reply: 'ok' }), 'ended');
   });
 });
