@@ -350,6 +350,8 @@ async function item5(b: BenchNodeRed, fake: TimedFake) {
     answered: o.ok,
     ours: summarize(o.firstPartial),
     baseline: summarize(base.firstTokenToClient),
+    // How many updates of a streamed reply reach the user (the llm node paces partials).
+    partialsPerReply: summarize(records.filter((r) => r.answer && !r.answer.error).map((r) => r.answer!.partials)),
   };
 }
 

@@ -203,7 +203,12 @@ ${table(['', 'first token → first partial p50 / p99', 'max'], [
   ['**baseline** (to the SDK caller)', pp(r.baseline), ms(r.baseline.max)],
 ])}
 
-- Added by the pipeline: p50 **${ms(r.ours.p50 - r.baseline.p50)}**, p99 **${ms(r.ours.p99 - r.baseline.p99)}**.
+- Added by the pipeline: p50 **${ms(r.ours.p50 - r.baseline.p50)}**, p99 **${ms(r.ours.p99 - r.baseline.p99)}**.${
+    r.partialsPerReply
+      ? `
+- Partials with text per reply at the user: mean **${fmt(r.partialsPerReply.mean, 1)}** (p50 ${fmt(r.partialsPerReply.p50, 0)}, max ${fmt(r.partialsPerReply.max, 0)}) for ${r.pieces} content chunks from the provider: the llm node sends at most one partial per 50 ms, so a fast token-per-chunk stream does not become one message per token.`
+      : ''
+  }
 `;
 }
 

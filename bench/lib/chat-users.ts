@@ -13,12 +13,14 @@ export interface Answer {
   /** First partial with text (undefined when the reply was not streamed). */
   firstPartialAt?: number;
   doneAt: number;
+  /** Partials with text that reached the user before the final. */
+  partials: number;
   /** The page's error text for a failed reply. */
   error?: string;
 }
 
 export class ChatUser {
-  private pending?: { resolve: (a: Answer) => void; sentAt: number; firstPartialAt?: number; timer: NodeJS.Timeout; reject: (e: Error) => void };
+  private pending?: { resolve: (a: Answer) => void; sentAt: number; firstPartialAt?: number; partials: number; timer: NodeJS.Timeout; reject: (e: Error) => void };
   private n = 0;
 
   private constructor(
@@ -40,7 +42,7 @@ export class ChatUser {
         this.pending = undefined;
         reject(new Error(`no reply to "${text}" within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending = { resolve, reject, sentAt: now(), timer };
+      this.pending = { resolve, reject, sentAt: now(), partials: 0, timer };
       this.client.send(text, `${this.peerId.slice(-6)}-${++this.n}`);
     });
   }
@@ -51,11 +53,12 @@ export class ChatUser {
     const t = now();
     if (!f.event.done) {
       if (p.firstPartialAt === undefined && f.event.text) p.firstPartialAt = t;
+      if (f.event.text) p.partials++;
       return;
     }
     clearTimeout(p.timer);
     this.pending = undefined;
-    p.resolve({ text: f.event.text, sentAt: p.sentAt, firstPartialAt: p.firstPartialAt, doneAt: t, ...(f.event.error ? { error: f.event.error } : {}) });
+    p.resolve({ text: f.event.text, sentAt: p.sentAt, firstPartialAt: p.firstPartialAt, doneAt: t, partials: p.partials, ...(f.event.error ? { error: f.event.error } : {}) });
   }
 
   async close(): Promise<void> {
