@@ -132,6 +132,7 @@ describe('e2e process: redeploy storm (Telegram)', function () {
    * answer, and the user's next message waited for the 5-minute lease.
    */
   it('a deploy that restarts only the llm node mid-turn: the turn runs again on the new node and is answered once', async () => {
+    await stopQuietly(nr); // the previous test's process would poll the same bot
     nr = await startOn(makeUserDir(snap, 'redeploy-llm-only'));
     const flow = telegramFlow(tg, { llmUrl: llm.url, llmKey: 'sk-e2e', store: 'file' }) as any[];
     await deploy(nr, flow);
@@ -139,19 +140,30 @@ describe('e2e process: redeploy storm (Telegram)', function () {
     await tg.waitFor(() => tg.activePolls() === 1, 'the bot polling', 15_000);
     const who: FakeUser = { id: 4300, is_bot: false, first_name: 'M' };
     const before = llm.chatRequests().length;
+    // The first call takes 4 s, so the deploy surely lands while it runs.
+    const fallback = llm.fallback!;
+    let first = true;
+    llm.fallback = (req) => {
+      const slow = first && JSON.stringify(req.body).includes('modified-mid-turn');
+      if (slow) first = false;
+      return { ...fallback(req), ...(slow ? { delayMs: 4000 } : {}) };
+    };
     tg.userSays('modified-mid-turn', { from: who, chat: { id: who.id, type: 'private' } });
-    await waitUntil(() => llm.chatRequests().length > before, 'the LLM request', 15_000);
+    // Wait for this message's own call (updates an earlier test left unconfirmed may come first).
+    await waitUntil(() => llm.chatRequests().slice(before).some((r) => JSON.stringify(r.body).includes('modified-mid-turn')), 'the LLM request', 15_000);
     // The user edits the llm node's system prompt and deploys "Modified Nodes".
     const changed = flow.map((n) => (n.type === 'clawflow-llm' ? { ...n, system: 'be very brief' } : n));
     await deploy(nr, changed, 'nodes');
     const answers = () => tg.sent(who.id).filter((m) => coveredBy(m.text).includes('modified-mid-turn'));
     await waitUntil(() => answers().length >= 1, 'the answer after the deploy', 15_000, () => JSON.stringify(tg.sent(who.id).map((m) => m.text)));
-    assert.strictEqual(llm.chatRequests().slice(before).at(-1)!.body.messages[0].content, 'be very brief', 'the new llm node ran the turn');
+    const ours = llm.chatRequests().slice(before).filter((r) => JSON.stringify(r.body).includes('modified-mid-turn'));
+    assert.deepStrictEqual(ours.map((r) => r.body.messages[0].content), ['be brief', 'be very brief'], 'the turn ran again on the new llm node');
     // The next message is not stuck behind a dead turn.
     tg.userSays('and-the-next-one', { from: who, chat: { id: who.id, type: 'private' } });
     await waitUntil(() => tg.sent(who.id).some((m) => coveredBy(m.text).includes('and-the-next-one')), 'the next answer', 15_000);
     assert.strictEqual(answers().length, 1, `answers: ${JSON.stringify(tg.sent(who.id).map((m) => m.text))}`);
     assert.deepStrictEqual(crashLines(nr.log()), []);
+    llm.fallback = fallback;
     await stopQuietly(nr);
     nr = undefined;
   });
