@@ -27,6 +27,12 @@ describe('e2e process: redeploy storm (Telegram)', function () {
     llm = await new OpenAIFake({ apiKey: 'sk-e2e', latencyMs: 300 }).start();
     llm.fallback = (req) => ({ text: echoTurn(req.body) });
   });
+  afterEach(async function () {
+    // A failed test's process would keep polling the shared fake Telegram.
+    if (this.currentTest?.state !== 'failed') return;
+    await stopQuietly(nr);
+    nr = undefined;
+  });
   after(async () => {
     await stopQuietly(nr);
     await tg?.close();

@@ -76,7 +76,6 @@ export async function stopQuietly(nr: NodeRedProcess | undefined): Promise<void>
   await nr.stop();
 }
 
-/** Full deploy through the admin API (what the editor's Deploy button does). */
 /** Deploy `flow`: `full`, or `nodes` (the editor's "Modified Nodes": only changed nodes restart). */
 export async function deploy(nr: NodeRedProcess, flow: unknown[], type: 'full' | 'nodes' | 'flows' = 'full'): Promise<void> {
   const res = await fetch(`${nr.url}/flows`, {
