@@ -138,7 +138,7 @@ export = function (RED: NodeAPI) {
     }
     /** MCP tools held for approval: by model name or `<server>/<name>`. */
     const mcpHeld = (tool: InProcessTool) =>
-      tool.source.startsWith('mcp:') && mcpNeedsApproval(layout.mcpApproval, tool.source.slice('mcp:'.length), tool.name);
+      tool.source.startsWith('mcp:') && mcpNeedsApproval(layout.mcpApproval, tool.source.slice('mcp:'.length), tool.name, tool.originalName);
     for (const id of config.mcpServers ?? []) {
       if (!id) continue;
       const h = RED.nodes.getNode(id);

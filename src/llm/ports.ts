@@ -117,6 +117,8 @@ export function mcpApprovalNames(allow: readonly string[], approval: readonly st
 }
 
 /** Whether an offered MCP tool (model name `tool` from server `server`) is held for approval. */
-export function mcpNeedsApproval(approval: readonly string[], server: string, tool: string): boolean {
-  return approval.includes(tool) || approval.includes(`${server}/${tool}`);
+export function mcpNeedsApproval(approval: readonly string[], server: string, tool: string, originalName?: string): boolean {
+  // Matched like the allowlist (selectTools): an entry by the server's own name holds it too.
+  const names = originalName ? [tool, originalName] : [tool];
+  return names.some((n) => approval.includes(n) || approval.includes(`${server}/${n}`));
 }

@@ -34,6 +34,8 @@ export interface ToolRunOptions {
 export interface InProcessTool extends ToolDefinition {
   /** Where it comes from, for status and audit: e.g. `mcp:weather-server`. */
   source: string;
+  /** The tool's own name on its server when `name` differs (characters a model may not see were replaced). */
+  originalName?: string;
   run(args: Record<string, unknown>, opts: ToolRunOptions): Promise<ToolResult>;
 }
 

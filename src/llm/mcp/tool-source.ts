@@ -20,6 +20,7 @@ export function toolSource(conn: McpConnection): ToolSource {
         description: t.description,
         inputSchema: t.inputSchema,
         source,
+        ...(t.mcpName !== t.name ? { originalName: t.mcpName } : {}),
         run: (args, opts) => conn.callTool(t.name, args, { signal: opts.signal, timeoutMs: opts.timeoutMs }),
       }));
     },
@@ -41,7 +42,7 @@ export interface ToolSelection {
  * model before someone chose it.
  *
  * An entry is a tool name (`search`) or a source-qualified one (`<source name>/search`) when two
- * servers offer the same name.
+ * servers offer the same name; the server's own name of a renamed tool (`my.tool`) works too.
  */
 export function selectTools(sources: ToolSource[], allowlist: readonly string[]): ToolSelection {
   const wanted = new Set(allowlist.map((s) => s.trim()).filter(Boolean));
@@ -52,7 +53,9 @@ export function selectTools(sources: ToolSource[], allowlist: readonly string[])
   for (const src of sources) {
     for (const tool of src.listTools()) {
       const qualified = `${src.name}/${tool.name}`;
-      const hit = wanted.has(qualified) ? qualified : wanted.has(tool.name) ? tool.name : null;
+      // Either name is the tool: the one the model sees, or the server's own (`my.tool`).
+      const names = tool.originalName ? [qualified, tool.name, `${src.name}/${tool.originalName}`, tool.originalName] : [qualified, tool.name];
+      const hit = names.find((n) => wanted.has(n)) ?? null;
       if (!hit) continue;
       found.add(hit);
       if (seen.has(tool.name)) {

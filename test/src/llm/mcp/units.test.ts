@@ -5,6 +5,7 @@ import { modelToolName } from '../../../../src/llm/mcp/names';
 import { Backoff } from '../../../../src/llm/mcp/backoff';
 import { redact } from '../../../../src/llm/mcp/redact';
 import { selectTools } from '../../../../src/llm/mcp/tool-source';
+import { mcpNeedsApproval } from '../../../../src/llm/ports';
 import type { InProcessTool, ToolSource } from '../../../../src/llm/tool-types';
 
 describe('mcp engine pieces', () => {
@@ -95,6 +96,19 @@ describe('mcp engine pieces', () => {
       assert.deepStrictEqual(sel.tools.map((t) => `${t.source}/${t.name}`), ['mcp:a/x', 'mcp:b/z']);
       assert.deepStrictEqual(sel.missing, ['gone']);
       assert.deepStrictEqual(sel.duplicates, ['b/x']);
+    });
+    it("a renamed tool (my.tool -> my_tool) is listed by either name, and its approval entry by either name holds it", () => {
+      const renamed: ToolSource = {
+        name: 'srv',
+        listTools: () => [{ name: 'my_tool', originalName: 'my.tool', description: '', inputSchema: {}, source: 'mcp:srv', run: async () => ({ content: '' }) }],
+      };
+      for (const entry of ['my.tool', 'srv/my.tool', 'my_tool', 'srv/my_tool']) {
+        const sel = selectTools([renamed], [entry]);
+        assert.deepStrictEqual(sel.tools.map((t) => t.name), ['my_tool'], entry);
+        assert.deepStrictEqual(sel.missing, [], entry);
+      }
+      for (const entry of ['my.tool', 'srv/my.tool', 'my_tool']) assert.ok(mcpNeedsApproval([entry], 'srv', 'my_tool', 'my.tool'), entry);
+      assert.ok(!mcpNeedsApproval(['other'], 'srv', 'my_tool', 'my.tool'));
     });
   });
 });
