@@ -72,6 +72,9 @@ export function adaptUpdate(update: unknown, me: BotIdentity): AdaptResult {
     throw new MalformedUpdateError(`update ${updateId}: message in a ${String(m.chat.type)} chat without a sender (no from.id); ignored`, updateId);
   }
   const from: Obj = m.from;
+  // An anonymous admin writes as the group itself: `from` is Telegram's stand-in bot, and
+  // sender_chat is this chat. A person, not a bot; the group is the only identity there is.
+  const asGroup = isObj(m.sender_chat) && m.sender_chat.id === m.chat.id && chatType === 'group';
   const replyTo = replyOf(m, me);
   const cmd = commandOf(text, entities);
   const command: ChatCommand | undefined = cmd && (!cmd.target || sameName(cmd.target, me.username)) ? { name: cmd.name, args: cmd.args } : undefined;
@@ -83,9 +86,9 @@ export function adaptUpdate(update: unknown, me: BotIdentity): AdaptResult {
     account: String(me.id),
     chatId: String(m.chat.id),
     chatType,
-    senderId: String(from.id),
-    senderName: nameOf(from) ?? nameOf(m.chat),
-    senderIsBot: from.is_bot === true,
+    senderId: asGroup ? String(m.chat.id) : String(from.id),
+    senderName: asGroup ? (typeof m.author_signature === 'string' && m.author_signature ? m.author_signature : nameOf(m.chat)) : nameOf(from) ?? nameOf(m.chat),
+    senderIsBot: !asGroup && from.is_bot === true,
     text,
     messageId: String(m.message_id),
     mentioned,

@@ -67,6 +67,18 @@ describe('telegram inbound: update -> envelope', () => {
     assert.deepStrictEqual([ed.edited, ed.timestamp], [true, 2000]);
   });
 
+  it("an anonymous admin's message is a person's, from the group; a linked channel's post stays a bot's", () => {
+    const stand_in = { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' };
+    const e = env(msg({ text: '@Claw_Bot status?', entities: [{ type: 'mention', offset: 0, length: 9 }], from: stand_in, sender_chat: group, author_signature: 'Ops' }));
+    assert.strictEqual(e.senderIsBot, false);
+    assert.strictEqual(e.senderId, '-100');
+    assert.strictEqual(e.senderName, 'Ops');
+    assert.strictEqual(e.mentioned, true);
+    const channelBot = { id: 136817688, is_bot: true, first_name: 'Channel', username: 'Channel_Bot' };
+    const forwarded = env(msg({ text: 'post', from: channelBot, sender_chat: { id: -200, type: 'channel', title: 'News' }, is_automatic_forward: true }));
+    assert.strictEqual(forwarded.senderIsBot, true);
+  });
+
   it('skips service messages and other update types; flags bots', () => {
     assert.strictEqual(adaptUpdate(msg({ new_chat_members: [ann] }), me).kind, 'skip');
     assert.strictEqual(adaptUpdate({ update_id: 1, callback_query: {} }, me).kind, 'skip');
