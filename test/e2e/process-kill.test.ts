@@ -238,6 +238,10 @@ describe('e2e process: kill -9 mid-turn (Telegram, file store)', function () {
       tg.userSays('draft-me', { from: who, chat: { id: who.id, type: 'private' } });
       await waitUntil(() => tg.sent(who.id).some((m) => m.text.endsWith(' …')), 'a streamed draft in the chat', 15_000);
       const draft = tg.sent(who.id).find((m) => m.text.endsWith(' …'))!;
+      // Kill once the draft is journaled (a write of a few ms after the send; a kill inside that
+      // window leaves the draft behind, as without a journal).
+      const journal = path.join(userDir, 'clawflow', 'drafts', 'e2e-out.json');
+      await waitUntil(() => fs.existsSync(journal) && fs.readFileSync(journal, 'utf8').includes(`"${draft.messageId}"`), 'the draft in the journal', 5000);
       await killHard(nr);
 
       nr = await startOn(userDir);
