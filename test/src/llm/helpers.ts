@@ -3,6 +3,9 @@ import '../../../src/llm/providers';
 import { createProvider } from '../../../src/llm/registry';
 import type { ProviderChoice } from '../../../src/llm/tool-loop';
 import type { RetryPolicy } from '../../../src/llm/retry';
+import { strict as assert } from 'assert';
+import { pendingCount } from '../../../src/llm/pending';
+import { OpenAIFake } from '../../fakes/openai-fake';
 
 /** Fast backoff so retry tests stay quick (Retry-After from the fake still wins). */
 export const FAST_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 5_000 };
@@ -17,3 +20,16 @@ export const weatherTool = {
   description: 'Weather for a city',
   inputSchema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
 };
+
+/** A fresh OpenAI fake for each test of the calling suite, closed after it with no tool call left pending. */
+export function openAIFakePerTest(): () => OpenAIFake {
+  let fake: OpenAIFake;
+  beforeEach(async () => {
+    fake = await new OpenAIFake().start();
+  });
+  afterEach(async () => {
+    await fake.close();
+    assert.equal(pendingCount(), 0, 'no pending tool call leaks');
+  });
+  return () => fake;
+}

@@ -1,20 +1,12 @@
 import { strict as assert } from 'assert';
 import { OpenAIFake } from '../../fakes/openai-fake';
 import { runTurn } from '../../../src/llm/tool-loop';
-import { pendingCount } from '../../../src/llm/pending';
 import { StreamCutError } from '../../../src/llm/errors';
 import type { Provider } from '../../../src/llm/types';
-import { choice, FAST_RETRY } from './helpers';
+import { choice, FAST_RETRY, openAIFakePerTest } from './helpers';
 
 describe('llm engine: failover partials', () => {
-  let fake: OpenAIFake;
-  beforeEach(async () => {
-    fake = await new OpenAIFake().start();
-  });
-  afterEach(async () => {
-    await fake.close();
-    assert.equal(pendingCount(), 0, 'no pending tool call leaks');
-  });
+  const fake = openAIFakePerTest();
 
   it('a fallback provider streams from an empty reply, not after the failed provider\'s partial text', async () => {
     const second = await new OpenAIFake().start();

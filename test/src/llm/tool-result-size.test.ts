@@ -1,24 +1,16 @@
 import { strict as assert } from 'assert';
-import { OpenAIFake } from '../../fakes/openai-fake';
 import { runTurn, MAX_TOOL_RESULT_CHARS } from '../../../src/llm/tool-loop';
-import { settleToolResult, pendingCount } from '../../../src/llm/pending';
-import { choice, FAST_RETRY, weatherTool } from './helpers';
+import { settleToolResult } from '../../../src/llm/pending';
+import { choice, FAST_RETRY, openAIFakePerTest, weatherTool } from './helpers';
 
 describe('llm engine: tool result size', () => {
-  let fake: OpenAIFake;
-  beforeEach(async () => {
-    fake = await new OpenAIFake().start();
-  });
-  afterEach(async () => {
-    await fake.close();
-    assert.equal(pendingCount(), 0, 'no pending tool call leaks');
-  });
+  const fake = openAIFakePerTest();
 
   it('a huge tool result reaches the model cut to a bound, with a note that it was cut', async () => {
-    fake.enqueue({ toolCalls: [{ id: 'c1', name: 'weather', arguments: { city: 'Oslo' } }] }, { text: 'done' });
+    fake().enqueue({ toolCalls: [{ id: 'c1', name: 'weather', arguments: { city: 'Oslo' } }] }, { text: 'done' });
     const huge = 'y'.repeat(MAX_TOOL_RESULT_CHARS * 5);
     const r = await runTurn({
-      providers: [choice('openai', fake.url)],
+      providers: [choice('openai', fake().url)],
       retry: FAST_RETRY,
       signal: new AbortController().signal,
       messages: [{ role: 'user', content: 'weather?' }],
@@ -26,7 +18,7 @@ describe('llm engine: tool result size', () => {
       hooks: { dispatchPortCall: (c) => setImmediate(() => settleToolResult(c.handle, { content: huge })) },
     });
     assert.equal(r.text, 'done');
-    const toolMsg = fake.chatRequests()[1].body.messages.find((m: any) => m.role === 'tool');
+    const toolMsg = fake().chatRequests()[1].body.messages.find((m: any) => m.role === 'tool');
     assert.ok(toolMsg.content.length < MAX_TOOL_RESULT_CHARS + 500, `sent ${toolMsg.content.length} characters`);
     assert.ok(toolMsg.content.startsWith('yyyy'));
     assert.match(toolMsg.content, /cut|truncated/i);
