@@ -8,7 +8,6 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { isPartial, requireEnvelope, type ReplyFormat, type StreamInfo } from '../src/envelope';
 import { StreamRelay } from '../src/channels/stream-relay';
 import { TELEGRAM_TEXT_LIMIT, type ReplyTarget } from '../src/channels/telegram';
-import { abortableDelay } from '../src/channels/telegram/wait';
 import type { TelegramBotConfig } from '../src/channels/telegram/config-contract';
 import { draftJournalFor } from './shared/draft-journal';
 
@@ -51,18 +50,7 @@ export = function (RED: NodeAPI) {
     } else {
       bot.register(node as never);
       // Drafts a killed process left half-written go; the turns they belonged to run again.
-      // Telegram unreachable at the start (a crash in a network outage): try again later, with
-      // growing pauses, rather than leave the drafts in the chat until the next restart.
-      const client = bot.client;
-      if (journal && client) {
-        void (async () => {
-          for (let wait = sweepRetryMs; !sweeping.signal.aborted; wait = Math.min(wait * 2, 30 * 60_000)) {
-            await client.outbound.sweepDrafts(journal);
-            if ((await journal.leftovers()) === 0) return;
-            await abortableDelay(wait, sweeping.signal);
-          }
-        })().catch(() => undefined);
-      }
+      if (journal && bot.client) void bot.client.outbound.sweepDrafts(journal, { signal: sweeping.signal, firstWaitMs: sweepRetryMs });
     }
 
     node.on('input', (msg: any, send, done) => {

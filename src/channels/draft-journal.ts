@@ -8,6 +8,7 @@
  * node that owns the journal supplies the delete call when it sweeps.
  */
 import crypto from 'crypto';
+import { setTimeout as delay } from 'timers/promises';
 import type { KeyValueStore } from '../store/kv';
 
 /** An unfinished draft as journaled. */
@@ -24,6 +25,15 @@ export interface OpenDraft {
 export interface DraftJournal {
   opened(chat: string, message: string): void;
   closed(chat: string, message: string): void;
+}
+
+/** The platform's delete call for one message of one chat. */
+export type RemoveDraft = (chat: string, message: string) => Promise<void>;
+
+export interface SweepResult {
+  removed: number;
+  /** Drafts whose delete failed for a passing reason (network): worth another try. */
+  kept: number;
 }
 
 /** Telegram lets a bot delete its messages for 48 hours; after that an entry is only noise. */
@@ -62,17 +72,31 @@ export class KeyValueDraftJournal implements DraftJournal {
   /**
    * Delete the drafts an earlier run of the process left behind, with `remove` (the platform's
    * delete call). An entry goes once its draft is deleted, or when the delete is refused (the
-   * message is gone already, or too old); a network failure keeps it for the next start.
-   * Resolves with the number deleted; never rejects.
+   * message is gone already, or too old); a network failure keeps it. Resolves with the number
+   * deleted and the number kept for a later try; never rejects.
    */
-  sweep(remove: (chat: string, message: string) => Promise<void>, isPermanent: (err: unknown) => boolean): Promise<number> {
+  sweep(remove: RemoveDraft, isPermanent: (err: unknown) => boolean): Promise<SweepResult> {
     const run = this.sweepOnce(remove, isPermanent);
     this.track(run.then(() => undefined));
     return run;
   }
 
-  private async sweepOnce(remove: (chat: string, message: string) => Promise<void>, isPermanent: (err: unknown) => boolean): Promise<number> {
+  /**
+   * Sweep until nothing of an earlier run is left: the platform unreachable at the start (a
+   * crash in a network outage) would otherwise keep the drafts in the chat until the next
+   * restart. Pauses double from `firstWaitMs` up to 30 minutes; `signal` (the node's close)
+   * ends it. Never rejects.
+   */
+  async sweepUntilClean(remove: RemoveDraft, isPermanent: (err: unknown) => boolean, o: { signal: AbortSignal; firstWaitMs?: number }): Promise<void> {
+    for (let wait = o.firstWaitMs ?? 30_000; !o.signal.aborted; wait = Math.min(wait * 2, 30 * 60_000)) {
+      if ((await this.sweep(remove, isPermanent)).kept === 0) return;
+      await delay(wait, undefined, { signal: o.signal }).catch(() => undefined);
+    }
+  }
+
+  private async sweepOnce(remove: RemoveDraft, isPermanent: (err: unknown) => boolean): Promise<SweepResult> {
     let removed = 0;
+    let kept = 0;
     try {
       for (const key of await this.kv.keys('')) {
         const d = await this.kv.get<OpenDraft>(key);
@@ -87,27 +111,16 @@ export class KeyValueDraftJournal implements DraftJournal {
           await this.kv.delete(key);
         } catch (err) {
           if (isPermanent(err)) await this.kv.delete(key);
-          else this.fail(err);
+          else {
+            kept++;
+            this.fail(err);
+          }
         }
       }
     } catch (err) {
-      this.fail(err);
+      this.fail(err); // an unreadable journal: nothing a retry would change
     }
-    return removed;
-  }
-
-  /** How many drafts of earlier runs are still to delete (a sweep could not reach the platform). */
-  async leftovers(): Promise<number> {
-    let n = 0;
-    try {
-      for (const key of await this.kv.keys('')) {
-        const d = await this.kv.get<OpenDraft>(key);
-        if (d && d.boot !== this.boot) n++;
-      }
-    } catch {
-      return 0; // an unreadable journal was reported by the sweep; nothing to retry
-    }
-    return n;
+    return { removed, kept };
   }
 
   /** Report the first failure only: a read-only user dir would otherwise warn on every draft. */

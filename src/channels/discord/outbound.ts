@@ -35,6 +35,8 @@ function allowedMentions(chat: ChatEnvelope): { parse: string[]; users: string[]
 export class DiscordOutbound {
   private readonly relay: StreamRelay;
   private swept = false;
+  /** Ends the retrying sweep of drafts a killed run left (close, abandon). */
+  private readonly sweeping = new AbortController();
 
   constructor(private readonly opts: DiscordOutboundOptions = {}) {
     this.relay = new StreamRelay({
@@ -72,11 +74,13 @@ export class DiscordOutbound {
 
   /** Stop every timer (typing, draft edits). */
   close(): void {
+    this.sweeping.abort();
     this.relay.close();
   }
 
   /** Delete unfinished drafts (best effort, bounded), then close. See StreamRelay.abandon. */
   async abandon(timeoutMs?: number): Promise<number> {
+    this.sweeping.abort();
     const removed = await this.relay.abandon(timeoutMs);
     // The journal's last writes end before the node does (none lands after a redeploy).
     await this.opts.journal?.idle();
@@ -84,11 +88,12 @@ export class DiscordOutbound {
   }
 
   /**
-   * Delete the drafts a killed process left unfinished. Discord refusing the delete (the message
-   * is gone: 404, or not ours to delete: 403) is final; anything else is tried at the next start.
+   * Delete the drafts a killed process left unfinished, trying again while Discord is
+   * unreachable. Discord refusing the delete (the message is gone: 404, or not ours to
+   * delete: 403) is final.
    */
-  sweepDrafts(rest: REST, journal: KeyValueDraftJournal): Promise<number> {
-    return journal.sweep(
+  sweepDrafts(rest: REST, journal: KeyValueDraftJournal): Promise<void> {
+    return journal.sweepUntilClean(
       async (channelId, messageId) => {
         await rest.delete(Routes.channelMessage(channelId, messageId));
       },
@@ -96,6 +101,7 @@ export class DiscordOutbound {
         const status = (err as { status?: unknown }).status;
         return status === 403 || status === 404;
       },
+      { signal: this.sweeping.signal },
     );
   }
 

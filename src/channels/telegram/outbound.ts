@@ -134,14 +134,15 @@ export class TelegramOutbound {
   }
 
   /**
-   * Delete the drafts a killed process left unfinished (see {@link KeyValueDraftJournal.sweep}).
-   * Telegram refusing the delete (gone already, older than 48 h) is final; anything else is
-   * tried again at the next start.
+   * Delete the drafts a killed process left unfinished, trying again while Telegram is
+   * unreachable (see {@link KeyValueDraftJournal.sweepUntilClean}). Telegram refusing the delete
+   * (gone already, older than 48 h) is final.
    */
-  sweepDrafts(journal: KeyValueDraftJournal): Promise<number> {
-    return journal.sweep(
+  sweepDrafts(journal: KeyValueDraftJournal, o: { signal: AbortSignal; firstWaitMs?: number }): Promise<void> {
+    return journal.sweepUntilClean(
       (chat, message) => this.remove({ chatId: chat }, message),
       (err) => (err as { failure?: Failure }).failure?.kind === 'rejected',
+      o,
     );
   }
 

@@ -73,7 +73,7 @@ describe('draft journal', () => {
     const next = new KeyValueDraftJournal(new FileKeyValueStore(file));
     next.opened('7', '71'); // the new run's own draft: not a leftover
     const removed: string[] = [];
-    const count = await next.sweep(
+    const { removed: count, kept } = await next.sweep(
       async (chat, message) => {
         if (chat === '8') throw Object.assign(new Error('message to delete not found'), { permanent: true });
         if (chat === '9') throw new Error('ECONNRESET');
@@ -82,6 +82,7 @@ describe('draft journal', () => {
       (err) => (err as { permanent?: boolean }).permanent === true,
     );
     assert.strictEqual(count, 1);
+    assert.strictEqual(kept, 1, 'the network failure is kept for another try');
     assert.deepStrictEqual(removed, ['7/70']);
     const left = JSON.parse(fs.readFileSync(file, 'utf8'));
     assert.deepStrictEqual(Object.keys(left).sort(), ['7/71', '9/90'], 'the own draft and the one to retry stay');
@@ -92,7 +93,7 @@ describe('draft journal', () => {
     await kv.set('5/50', { chat: '5', message: '50', boot: 'old', at: Date.now() - 49 * 3600_000 });
     const calls: string[] = [];
     const n = await new KeyValueDraftJournal(kv).sweep(async (c, m) => void calls.push(`${c}/${m}`), () => true);
-    assert.strictEqual(n, 0);
+    assert.deepStrictEqual(n, { removed: 0, kept: 0 });
     assert.deepStrictEqual(calls, []);
     assert.deepStrictEqual(await kv.keys(), []);
   });
