@@ -9,6 +9,7 @@ import type { NodeAPI, Node, NodeDef } from 'node-red';
 import {
   McpConnection,
   resolveServerSettings,
+  serverLabel,
   toolSource,
   SECRET_SLOTS,
   type McpServerHandle,
@@ -34,27 +35,13 @@ const TYPE = 'clawflow-mcp-server';
 /** How long the editor's tool list request waits for a connection that is still coming up. */
 const LIST_WAIT_MS = 5000;
 
-/**
- * An unnamed HTTP server's label (status, logs, `mcp:<label>` on msg): the URL without user
- * info, query or fragment, where services put keys (`https://u:key@host/mcp?api_key=...`).
- */
-function addressOf(url: string | undefined): string | undefined {
-  if (!url) return url;
-  try {
-    const u = new URL(url);
-    return `${u.host}${u.pathname}`;
-  } catch {
-    return url.replace(/[?#].*$/, '').replace(/\/\/[^/@]*@/, '//');
-  }
-}
-
 export = function (RED: NodeAPI) {
   const t = (key: string, subs?: Record<string, unknown>) => RED._(`${TYPE}.${key}`, subs as any);
 
   function McpServerConfigNode(this: McpServerNode, config: McpServerDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const label = config.name || (config.transport === 'http' ? addressOf(config.url) : config.command) || node.id;
+    const label = serverLabel(config) || node.id;
     const settings = resolveServerSettings(config, node.credentials as Record<string, unknown>);
     const conn = new McpConnection(settings.transport, { name: label || node.id, secrets: settings.secrets });
     const source: ToolSource = toolSource(conn);

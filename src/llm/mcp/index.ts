@@ -12,7 +12,7 @@ export { toToolResult, errorResult } from './result';
 export { Backoff } from './backoff';
 export type { BackoffOptions } from './backoff';
 export { redact } from './redact';
-export { resolveServerSettings, SECRET_SLOTS } from './settings';
+export { resolveServerSettings, serverLabel, SECRET_SLOTS } from './settings';
 export type { KeyValueRow, McpServerForm, ResolvedServerSettings } from './settings';
 export { isMcpServerHandle } from './handle';
 export type { McpServerHandle, StatusTarget } from './handle';

@@ -70,3 +70,20 @@ export function resolveServerSettings(form: McpServerForm, credentials: Record<s
     secrets,
   };
 }
+
+/**
+ * A server's label (status, logs, `mcp:<label>` on msg): its name, else the command, else for
+ * HTTP the URL without user info, query or fragment, where services put keys
+ * (`https://u:key@host/mcp?api_key=...`).
+ */
+export function serverLabel(form: McpServerForm & { name?: string }): string | undefined {
+  if (form.name) return form.name;
+  if (form.transport !== 'http') return form.command;
+  if (!form.url) return form.url;
+  try {
+    const u = new URL(form.url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return form.url.replace(/[?#].*$/, '').replace(/\/\/[^/@]*@/, '//');
+  }
+}
